@@ -1,0 +1,271 @@
+"""Feature-map kernels: valid 2-D cross-correlation of sentences with a filter bank, plus bias.
+
+Every core is a ``noexcept nogil`` function over raw pointers described by a ``Geometry``;
+the ``def`` wrappers below take C-contiguous typed memoryviews (the Python layer in
+``suite._api`` normalises inputs) and call the cores with the GIL released.
+"""
+from cython cimport floating
+from cython.parallel cimport prange, threadid
+
+from suite._blas cimport gemm_nt
+
+# Sentences per GEMM slice: enough rows (slice * n) for BLAS to run near its peak,
+# few enough that the slice's output block stays in the per-core L2 cache.
+cdef enum:
+    SLICE_ROWS = 512
+
+
+cdef Geometry make_geometry(Py_ssize_t batch, Py_ssize_t n, Py_ssize_t d,
+                            Py_ssize_t channels, Py_ssize_t h, Py_ssize_t w) noexcept nogil:
+    cdef Geometry g
+    g.batch, g.n, g.d = batch, n, d
+    g.channels, g.h, g.w = channels, h, w
+    g.m, g.p = n - h + 1, d - w + 1
+    g.out_batch_stride = channels * g.m * g.p
+    return g
+
+
+cdef inline Py_ssize_t slice_sentences(Geometry g) noexcept nogil:
+    return max(1, min(g.batch, SLICE_ROWS // g.n))
+
+
+cdef Py_ssize_t blas_scratch_size(Geometry g) noexcept nogil:
+    """Elements of scratch that ``fmap_blas`` needs for this geometry."""
+    if g.p == 1:
+        if g.batch == 1:
+            return 0  # the GEMMs accumulate straight into the output
+        return g.channels * (g.batch * g.n - g.h + 1)
+    return g.p * g.channels * g.m
+
+
+cdef void fmap_loops(Geometry g, const floating* x, const floating* w,
+                     const floating* bias, floating* out) noexcept nogil:
+    """The plain loop nest: one accumulator per output element."""
+    cdef Py_ssize_t s, c, i, j, a, b
+    cdef floating acc
+    for s in range(g.batch):
+        for c in range(g.channels):
+            for i in range(g.m):
+                for j in range(g.p):
+                    acc = 0
+                    for a in range(g.h):
+                        for b in range(g.w):
+                            acc = acc + (x[(s * g.n + i + a) * g.d + j + b]
+                                         * w[(c * g.h + a) * g.w + b])
+                    out[s * g.out_batch_stride + (c * g.m + i) * g.p + j] = acc + bias[c]
+
+
+cdef void fmap_seed(Geometry g, const floating* x, const floating* w,
+                    const floating* bias, floating* out) noexcept nogil:
+    """The production kernel's method: a pointer walk along the contiguous axis.
+
+    For an even filter width the dot product along that axis is split into the halves
+    ``[0, w/2)`` and ``[w/2, w)``, walked in the same loop into two accumulators: two
+    independent dependency chains, so consecutive multiply-adds can overlap in the FPU.
+    An odd width takes the plain single-accumulator path.
+    """
+    cdef Py_ssize_t s, c, i, j, a, b
+    cdef Py_ssize_t half = g.w // 2
+    cdef bint speedup = g.w % 2 == 0
+    cdef const floating* embed_start
+    cdef const floating* embed1
+    cdef const floating* embed2
+    cdef const floating* conv1
+    cdef const floating* conv2
+    cdef floating acc1, acc2
+    cdef floating* fmap
+    for c in range(g.channels):
+        for s in range(g.batch):
+            fmap = out + s * g.out_batch_stride + c * g.m * g.p
+            for i in range(g.m):
+                for j in range(g.p):
+                    embed_start = x + (s * g.n + i) * g.d + j
+                    conv1 = w + c * g.h * g.w
+                    acc1 = 0
+                    acc2 = 0
+                    if speedup:
+                        for a in range(g.h):
+                            embed1 = embed_start
+                            embed2 = embed_start + half
+                            conv2 = conv1 + half
+                            for b in range(half):
+                                acc1 = acc1 + embed1[b] * conv1[b]
+                                acc2 = acc2 + embed2[b] * conv2[b]
+                            embed_start += g.d
+                            conv1 += g.w
+                    else:
+                        for a in range(g.h):
+                            for b in range(g.w):
+                                acc1 = acc1 + embed_start[b] * conv1[b]
+                            embed_start += g.d
+                            conv1 += g.w
+                    fmap[0] = acc1 + acc2 + bias[c]
+                    fmap += 1
+
+
+cdef void fmap_blas(Geometry g, const floating* x, const floating* w,
+                    const floating* bias, floating* out, floating* scratch) noexcept nogil:
+    """The correlation as a sum of shifted GEMMs, with no copy of the input.
+
+    Output row i of channel c sums, over filter rows a and output columns j, the dot
+    product of filter row ``w[c, a, :]`` with ``x[i + a, j:j + w]``.  For fixed (a, j)
+    the rows ``x[a:a + m, j:j + w]`` are a matrix whose leading dimension is the
+    sentence's row stride d, so ``out[:, :, j] += W[:, a, :] @ x[a:a + m, j:j + w].T``
+    is one GEMM on a pointer into x.  With full-width filters (p == 1) the sentences of
+    a batch are consecutive rows of one (batch * n, d) matrix: one GEMM per filter row
+    covers the whole slice, and the h - 1 rows per sentence that straddle two sentences
+    are computed and dropped.
+    """
+    cdef Py_ssize_t s, c, i, j, a, rows
+    cdef floating* dst
+    cdef floating* t
+    cdef const floating* src
+    cdef floating beta
+    if g.p == 1:
+        rows = g.batch * g.n - g.h + 1
+        if g.batch == 1:
+            # Seed the output with the bias and accumulate every GEMM into it.
+            for c in range(g.channels):
+                for i in range(g.m):
+                    out[c * g.m + i] = bias[c]
+            for a in range(g.h):
+                gemm_nt(<int>g.channels, <int>rows, <int>g.d, w + a * g.d, <int>(g.h * g.d),
+                        x + a * g.d, <int>g.d, 1, out, <int>g.m)
+            return
+        for a in range(g.h):
+            beta = 0 if a == 0 else 1
+            gemm_nt(<int>g.channels, <int>rows, <int>g.d, w + a * g.d, <int>(g.h * g.d),
+                    x + a * g.d, <int>g.d, beta, scratch, <int>rows)
+        for s in range(g.batch):
+            for c in range(g.channels):
+                src = scratch + c * rows + s * g.n
+                dst = out + s * g.out_batch_stride + c * g.m
+                for i in range(g.m):
+                    dst[i] = src[i] + bias[c]
+        return
+    for s in range(g.batch):
+        # scratch holds the p maps out[s, :, :, j] as (channels, m) blocks, j-major.
+        for j in range(g.p):
+            t = scratch + j * g.channels * g.m
+            for a in range(g.h):
+                beta = 0 if a == 0 else 1
+                gemm_nt(<int>g.channels, <int>g.m, <int>g.w, w + a * g.w, <int>(g.h * g.w),
+                        x + (s * g.n + a) * g.d + j, <int>g.d, beta, t, <int>g.m)
+        for c in range(g.channels):
+            dst = out + s * g.out_batch_stride + c * g.m * g.p
+            for i in range(g.m):
+                for j in range(g.p):
+                    dst[i * g.p + j] = scratch[(j * g.channels + c) * g.m + i] + bias[c]
+
+
+cdef Plan make_plan(Geometry g, int n_threads) noexcept nogil:
+    """Cut a problem into (batch slice, channel block) tasks for ``n_threads`` threads.
+
+    A batch too small to keep every thread busy is also cut along the channels, so a
+    single sentence still uses every core.
+    """
+    cdef Plan plan
+    plan.per_slice = slice_sentences(g)
+    plan.n_slices = (g.batch + plan.per_slice - 1) // plan.per_slice
+    plan.n_blocks = 1
+    if plan.n_slices < n_threads:
+        plan.n_blocks = min(g.channels, (n_threads + plan.n_slices - 1) // plan.n_slices)
+    plan.per_block = (g.channels + plan.n_blocks - 1) // plan.n_blocks
+    plan.tasks = plan.n_slices * plan.n_blocks
+    return plan
+
+
+cdef Task plan_task(Plan plan, Geometry g, Py_ssize_t t) noexcept nogil:
+    cdef Task task
+    task.s0 = (t // plan.n_blocks) * plan.per_slice
+    task.c0 = (t % plan.n_blocks) * plan.per_block
+    task.g = g
+    task.g.batch = max(0, min(g.batch, task.s0 + plan.per_slice) - task.s0)
+    task.g.channels = max(0, min(g.channels, task.c0 + plan.per_block) - task.c0)
+    return task
+
+
+cdef Py_ssize_t plan_scratch_size(Plan plan, Geometry g) noexcept nogil:
+    """Scratch elements one task of the plan needs."""
+    return blas_scratch_size(plan_task(plan, g, 0).g)
+
+
+cdef void fmap_parallel(Geometry g, const floating* x, const floating* w,
+                        const floating* bias, floating* out, floating* scratch,
+                        Py_ssize_t scratch_stride, int n_threads) noexcept nogil:
+    """``fmap_blas`` over the tasks of ``make_plan``, shared by OpenMP threads.
+
+    BLAS must be single-threaded here (the Python wrapper limits it): each task is one
+    thread's whole share.
+    """
+    cdef Plan plan = make_plan(g, n_threads)
+    cdef Py_ssize_t t
+    cdef Task task
+    for t in prange(plan.tasks, schedule="static", num_threads=n_threads):
+        task = plan_task(plan, g, t)
+        if task.g.channels > 0:
+            fmap_blas(task.g, x + task.s0 * g.n * g.d, w + task.c0 * g.h * g.w,
+                      bias + task.c0, out + task.s0 * g.out_batch_stride + task.c0 * g.m * g.p,
+                      scratch + threadid() * scratch_stride)
+
+
+def parallel_scratch_size(Py_ssize_t batch, Py_ssize_t n, Py_ssize_t d,
+                          Py_ssize_t channels, Py_ssize_t h, Py_ssize_t w, int n_threads):
+    """Per-thread scratch elements that ``feature_map_parallel`` needs."""
+    cdef Geometry g = make_geometry(batch, n, d, channels, h, w)
+    return plan_scratch_size(make_plan(g, n_threads), g)
+
+
+def blas_slice_scratch_size(Py_ssize_t batch, Py_ssize_t n, Py_ssize_t d,
+                            Py_ssize_t channels, Py_ssize_t h, Py_ssize_t w):
+    """Scratch elements that ``feature_map_blas`` needs (one batch slice at a time)."""
+    cdef Geometry g = make_geometry(batch, n, d, channels, h, w)
+    return plan_scratch_size(make_plan(g, 1), g)
+
+
+cdef inline Geometry geometry_of(const floating[:, :, ::1] x,
+                                 const floating[:, :, ::1] w) noexcept nogil:
+    return make_geometry(x.shape[0], x.shape[1], x.shape[2], w.shape[0], w.shape[1], w.shape[2])
+
+
+def feature_map_loops(const floating[:, :, ::1] x, const floating[:, :, ::1] w,
+                      const floating[::1] bias, floating[:, :, :, ::1] out):
+    """Fill ``out[s, c]`` with ``correlate2d(x[s], w[c], 'valid') + bias[c]`` (loop nest)."""
+    cdef Geometry g = geometry_of(x, w)
+    with nogil:
+        fmap_loops(g, &x[0, 0, 0], &w[0, 0, 0], &bias[0], &out[0, 0, 0, 0])
+
+
+def feature_map_seed(const floating[:, :, ::1] x, const floating[:, :, ::1] w,
+                     const floating[::1] bias, floating[:, :, :, ::1] out):
+    """As ``feature_map_loops``, by the production kernel's two-accumulator method."""
+    cdef Geometry g = geometry_of(x, w)
+    with nogil:
+        fmap_seed(g, &x[0, 0, 0], &w[0, 0, 0], &bias[0], &out[0, 0, 0, 0])
+
+
+def feature_map_blas(const floating[:, :, ::1] x, const floating[:, :, ::1] w,
+                     const floating[::1] bias, floating[:, :, :, ::1] out,
+                     floating[::1] scratch):
+    """As ``feature_map_loops``, by shifted GEMMs, one batch slice at a time."""
+    cdef Geometry g = geometry_of(x, w)
+    cdef Plan plan = make_plan(g, 1)
+    cdef Py_ssize_t t
+    cdef Task task
+    cdef floating* work = &scratch[0] if scratch.shape[0] else NULL
+    with nogil:
+        for t in range(plan.tasks):
+            task = plan_task(plan, g, t)
+            fmap_blas(task.g, &x[task.s0, 0, 0], &w[0, 0, 0], &bias[0],
+                      &out[task.s0, 0, 0, 0], work)
+
+
+def feature_map_parallel(const floating[:, :, ::1] x, const floating[:, :, ::1] w,
+                         const floating[::1] bias, floating[:, :, :, ::1] out,
+                         floating[:, ::1] scratch, int n_threads):
+    """As ``feature_map_blas``, with tasks shared by ``n_threads`` OpenMP threads."""
+    cdef Geometry g = geometry_of(x, w)
+    cdef floating* work = &scratch[0, 0] if scratch.shape[1] else NULL
+    with nogil:
+        fmap_parallel(g, &x[0, 0, 0], &w[0, 0, 0], &bias[0], &out[0, 0, 0, 0],
+                      work, scratch.shape[1], n_threads)

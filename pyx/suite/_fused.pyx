@@ -1,0 +1,132 @@
+"""Fused convolution, activation and pooling: ``pool(act(feature_map(x, w, bias)))``.
+
+The work is cut into the same (batch slice, channel block) tasks as the parallel feature
+map; each task's feature maps go to a small per-thread tile that is activated and pooled
+while it is still in cache, so the feature maps of the whole batch never exist at once.
+"""
+from cython cimport floating
+from cython.parallel cimport prange, threadid
+from libc.math cimport expm1, expm1f, tanh, tanhf
+
+from suite._conv cimport (Geometry, Plan, Task, blas_scratch_size, fmap_blas, fmap_loops,
+                          fmap_seed, make_geometry, make_plan, plan_task)
+from suite._pool cimport avg_row, chunk_max_row, kmax_row, max_row
+
+cdef enum Conv:
+    CONV_LOOPS = 0
+    CONV_SEED = 1
+    CONV_BLAS = 2
+
+cdef enum Activation:
+    IDENTITY = 0
+    RELU = 1
+    SELU = 2
+    TANH = 3
+
+cdef enum Method:
+    MAX = 0
+    AVG = 1
+    KMAX = 2
+    CHUNK_MAX = 3
+
+# The codes by name, for the Python layer.
+CONVS = {"loops": CONV_LOOPS, "seed": CONV_SEED, "blas": CONV_BLAS}
+ACTIVATIONS = {"identity": IDENTITY, "relu": RELU, "selu": SELU, "tanh": TANH}
+METHODS = {"max": MAX, "avg": AVG, "kmax": KMAX, "chunk_max": CHUNK_MAX}
+
+cdef double SELU_LAMBDA = 1.0507009873554805
+cdef double SELU_ALPHA = 1.6732632423543772
+
+
+cdef inline floating activate(floating v, int activation) noexcept nogil:
+    # Written so that NaN goes through unchanged, as in the NumPy reference.
+    if activation == RELU:
+        return 0 if v <= 0 else v
+    if activation == SELU:
+        if v > 0:
+            return <floating>SELU_LAMBDA * v
+        if floating is float:
+            return <floating>(SELU_LAMBDA * SELU_ALPHA) * expm1f(v)
+        return SELU_LAMBDA * SELU_ALPHA * expm1(v)
+    if activation == TANH:
+        if floating is float:
+            return tanhf(v)
+        return tanh(v)
+    return v
+
+
+cdef void activate_pool_row(floating* v, Py_ssize_t n, int activation, int method,
+                            Py_ssize_t param, floating* dst, Py_ssize_t* work) noexcept nogil:
+    cdef Py_ssize_t i
+    # Every activation is non-decreasing, so the max of the activated values is the
+    # activation of the max: max pooling activates one value per window, not n.
+    if method == MAX:
+        dst[0] = activate(max_row(v, n), activation)
+    elif method == CHUNK_MAX:
+        chunk_max_row(v, n, param, dst)
+        for i in range(param):
+            dst[i] = activate(dst[i], activation)
+    else:
+        if activation != IDENTITY:
+            for i in range(n):
+                v[i] = activate(v[i], activation)
+        if method == AVG:
+            dst[0] = avg_row(v, n)
+        else:
+            kmax_row(v, n, param, dst, work)
+
+
+cdef void conv_task(int conv, Geometry g, const floating* x, const floating* w,
+                    const floating* bias, floating* tile, floating* scratch) noexcept nogil:
+    if conv == CONV_LOOPS:
+        fmap_loops(g, x, w, bias, tile)
+    elif conv == CONV_SEED:
+        fmap_seed(g, x, w, bias, tile)
+    else:
+        fmap_blas(g, x, w, bias, tile, scratch)
+
+
+def buffer_sizes(Py_ssize_t batch, Py_ssize_t n, Py_ssize_t d, Py_ssize_t channels,
+                 Py_ssize_t h, Py_ssize_t w, int n_threads):
+    """Per-thread ``(tile, scratch)`` elements that ``conv_pool`` needs."""
+    cdef Geometry g = make_geometry(batch, n, d, channels, h, w)
+    cdef Plan plan = make_plan(g, n_threads)
+    cdef Geometry first = plan_task(plan, g, 0).g
+    return first.batch * first.channels * g.m * g.p, blas_scratch_size(first)
+
+
+def conv_pool(const floating[:, :, ::1] x, const floating[:, :, ::1] w,
+              const floating[::1] bias, floating[:, ::1] out, int conv, int activation,
+              int method, Py_ssize_t param, floating[:, ::1] tile, floating[:, ::1] scratch,
+              Py_ssize_t[:, ::1] work, int n_threads):
+    """Fill ``out[s * channels + c]`` with the pooled, activated map of ``x[s]`` and ``w[c]``.
+
+    ``out`` has one row per (sentence, channel) and 1, k or ``chunks`` columns;
+    ``tile``, ``scratch`` and ``work`` have one row per thread, sized by ``buffer_sizes``
+    (``work`` needs k columns for k-max pooling).
+    """
+    cdef Geometry g = make_geometry(x.shape[0], x.shape[1], x.shape[2],
+                                    w.shape[0], w.shape[1], w.shape[2])
+    cdef Plan plan = make_plan(g, n_threads)
+    cdef Py_ssize_t positions = g.m * g.p, width = out.shape[1]
+    cdef Py_ssize_t t, s, c, tid
+    cdef Task task
+    cdef floating* tile_t
+    cdef floating* scratch_t
+    cdef floating* scratch0 = &scratch[0, 0] if scratch.shape[1] else NULL
+    for t in prange(plan.tasks, nogil=True, schedule="static", num_threads=n_threads):
+        task = plan_task(plan, g, t)
+        if task.g.channels == 0:
+            continue
+        tid = threadid()
+        tile_t = &tile[tid, 0]
+        scratch_t = scratch0 + tid * scratch.shape[1] if scratch0 != NULL else NULL
+        task.g.out_batch_stride = task.g.channels * positions
+        conv_task(conv, task.g, &x[task.s0, 0, 0], &w[task.c0, 0, 0], &bias[task.c0],
+                  tile_t, scratch_t)
+        for s in range(task.g.batch):
+            for c in range(task.g.channels):
+                activate_pool_row(tile_t + (s * task.g.channels + c) * positions, positions,
+                                  activation, method, param,
+                                  &out[(task.s0 + s) * g.channels + task.c0 + c, 0],
+                                  &work[tid, 0])

@@ -1,0 +1,137 @@
+"""Pooling kernels over the positions of each channel's feature map.
+
+Each ``*_row`` core pools one row of ``n`` positions; the ``def`` wrappers apply it to
+every row of a C-contiguous ``(rows, n)`` array with the GIL released.  NaN propagates
+as in NumPy: a NaN anywhere in a pooled window makes that window's result NaN.
+"""
+from cython cimport floating
+
+
+cdef floating max_row(const floating* v, Py_ssize_t n) noexcept nogil:
+    # Four independent running maxima written as `a if a > b else b` (which compilers
+    # turn into packed max instructions) and a separate NaN test, instead of one
+    # branchy chain: NaN compares false with everything, so it is caught by `x != x`.
+    cdef Py_ssize_t i
+    cdef floating m0 = v[0], m1 = v[0], m2 = v[0], m3 = v[0]
+    cdef bint nan = False
+    for i in range(0, n - 3, 4):
+        m0 = m0 if m0 > v[i] else v[i]
+        m1 = m1 if m1 > v[i + 1] else v[i + 1]
+        m2 = m2 if m2 > v[i + 2] else v[i + 2]
+        m3 = m3 if m3 > v[i + 3] else v[i + 3]
+        nan |= (v[i] != v[i]) | (v[i + 1] != v[i + 1]) | (v[i + 2] != v[i + 2]) | (v[i + 3] != v[i + 3])
+    for i in range(n - n % 4, n):
+        m0 = m0 if m0 > v[i] else v[i]
+        nan |= v[i] != v[i]
+    if nan:
+        return _first_nan(v, n)
+    m0 = m0 if m0 > m1 else m1
+    m2 = m2 if m2 > m3 else m3
+    return m0 if m0 > m2 else m2
+
+
+cdef inline floating _first_nan(const floating* v, Py_ssize_t n) noexcept nogil:
+    # The first NaN of the row, so its payload is kept as NumPy keeps it.
+    cdef Py_ssize_t i
+    for i in range(n):
+        if v[i] != v[i]:
+            return v[i]
+    return v[0]
+
+
+cdef floating avg_row(const floating* v, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef floating s0 = 0, s1 = 0, s2 = 0, s3 = 0
+    for i in range(0, n - 3, 4):
+        s0 += v[i]
+        s1 += v[i + 1]
+        s2 += v[i + 2]
+        s3 += v[i + 3]
+    for i in range(n - n % 4, n):
+        s0 += v[i]
+    return ((s0 + s1) + (s2 + s3)) / n
+
+
+cdef inline bint outranks(floating later, floating earlier) noexcept nogil:
+    """Whether a value at a later position ranks above one at an earlier position.
+
+    Larger ranks higher and NaN ranks above every number; on a tie the earlier one wins.
+    """
+    if later != later:
+        return earlier == earlier
+    return later > earlier
+
+
+cdef void kmax_row(const floating* v, Py_ssize_t n, Py_ssize_t k, floating* dst,
+                   Py_ssize_t* work) noexcept nogil:
+    """The k highest-ranked values of the row, in their original order.
+
+    ``work`` holds k positions kept sorted by rank while the row is scanned once, so a
+    row costs O(n k) comparisons at worst and about n when k is small.
+    """
+    cdef Py_ssize_t pos, slot, q, kept = 0, tmp
+    cdef floating x
+    for pos in range(n):
+        x = v[pos]
+        if kept == k:
+            if not outranks(x, v[work[k - 1]]):
+                continue
+            slot = k - 1
+        else:
+            slot = kept
+            kept += 1
+        while slot > 0 and outranks(x, v[work[slot - 1]]):
+            work[slot] = work[slot - 1]
+            slot -= 1
+        work[slot] = pos
+    for q in range(1, k):  # back to position order
+        tmp = work[q]
+        slot = q
+        while slot > 0 and work[slot - 1] > tmp:
+            work[slot] = work[slot - 1]
+            slot -= 1
+        work[slot] = tmp
+    for q in range(k):
+        dst[q] = v[work[q]]
+
+
+cdef void chunk_max_row(const floating* v, Py_ssize_t n, Py_ssize_t chunks,
+                        floating* dst) noexcept nogil:
+    """Max of each of ``chunks`` pieces, split as ``numpy.array_split`` does."""
+    cdef Py_ssize_t q = n // chunks, r = n % chunks, start = 0, size, i
+    for i in range(chunks):
+        size = q + 1 if i < r else q
+        dst[i] = max_row(v + start, size)
+        start += size
+
+
+def pool_max(const floating[:, ::1] fmap, floating[::1] out):
+    """``out[r] = max(fmap[r])``."""
+    cdef Py_ssize_t r
+    with nogil:
+        for r in range(fmap.shape[0]):
+            out[r] = max_row(&fmap[r, 0], fmap.shape[1])
+
+
+def pool_avg(const floating[:, ::1] fmap, floating[::1] out):
+    """``out[r] = mean(fmap[r])``."""
+    cdef Py_ssize_t r
+    with nogil:
+        for r in range(fmap.shape[0]):
+            out[r] = avg_row(&fmap[r, 0], fmap.shape[1])
+
+
+def pool_kmax(const floating[:, ::1] fmap, floating[:, ::1] out, Py_ssize_t[::1] work):
+    """``out[r]`` = the ``out.shape[1]`` largest values of ``fmap[r]`` in their order."""
+    cdef Py_ssize_t r
+    with nogil:
+        for r in range(fmap.shape[0]):
+            kmax_row(&fmap[r, 0], fmap.shape[1], out.shape[1], &out[r, 0], &work[0])
+
+
+def pool_chunk_max(const floating[:, ::1] fmap, floating[:, ::1] out):
+    """``out[r, i]`` = max of the i-th of ``out.shape[1]`` pieces of ``fmap[r]``."""
+    cdef Py_ssize_t r
+    with nogil:
+        for r in range(fmap.shape[0]):
+            chunk_max_row(&fmap[r, 0], fmap.shape[1], out.shape[1], &out[r, 0])

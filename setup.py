@@ -1,0 +1,83 @@
+"""Build the compiled kernels in ``pyx/suite/`` into the ``suite`` package.
+
+Environment switches:
+
+``SUITE_NATIVE=1``
+    add ``-march=native`` (the default build is portable).
+``SUITE_BOUNDSCHECK=1``
+    compile with bounds and initialisation checks, for debugging.
+
+OpenMP is used when the compiler accepts ``-fopenmp``; without it ``prange`` runs serially.
+"""
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import numpy
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+MODULES = ["_conv", "_pool", "_fused"]
+
+
+def _flag(name):
+    return os.environ.get(name, "") not in ("", "0")
+
+
+def _compiler_accepts(compiler, flags):
+    """Whether ``compiler`` compiles and links a tiny OpenMP program with ``flags``."""
+    tmp = tempfile.mkdtemp()
+    try:
+        src = os.path.join(tmp, "probe.c")
+        with open(src, "w") as f:
+            f.write("#include <omp.h>\nint main(void) { return omp_get_max_threads() < 1; }\n")
+        objects = compiler.compile([src], output_dir=tmp, extra_postargs=flags)
+        compiler.link_executable(objects, "probe", output_dir=tmp, extra_postargs=flags)
+        return True
+    except Exception:
+        return False
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+class BuildExt(build_ext):
+    def build_extensions(self):
+        compile_args = ["-O3"]
+        if _flag("SUITE_NATIVE"):
+            compile_args.append("-march=native")
+        openmp = [] if sys.platform == "win32" else ["-fopenmp"]
+        if openmp and not _compiler_accepts(self.compiler, openmp):
+            print("suite: the compiler has no OpenMP; building serial kernels", file=sys.stderr)
+            openmp = []
+        for ext in self.extensions:
+            ext.extra_compile_args += compile_args + openmp
+            ext.extra_link_args += openmp
+        super().build_extensions()
+
+
+checks = _flag("SUITE_BOUNDSCHECK")
+directives = {
+    "language_level": 3,
+    "boundscheck": checks,
+    "wraparound": False,
+    "initializedcheck": checks,
+    "cdivision": True,
+    "embedsignature": True,
+}
+extensions = [
+    Extension(
+        f"suite.{name}",
+        [f"pyx/suite/{name}.pyx"],
+        include_dirs=[numpy.get_include()],
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_9_API_VERSION")],
+    )
+    for name in MODULES
+]
+
+setup(
+    ext_modules=cythonize(extensions, include_path=["pyx"], compiler_directives=directives),
+    cmdclass={"build_ext": BuildExt},
+)

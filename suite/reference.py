@@ -1,0 +1,103 @@
+"""The references every kernel variant is tested against: scipy.signal and NumPy.
+
+These are written for clarity, not speed: one ``scipy.signal`` call per channel (and
+sentence), and NumPy expressions that follow the definition of each pooling method.
+"""
+import numpy as np
+from scipy import signal
+
+__all__ = ["feature_map", "feature_map_fft", "pool", "activate", "conv_pool",
+           "SELU_LAMBDA", "SELU_ALPHA"]
+
+SELU_LAMBDA = 1.0507009873554805
+SELU_ALPHA = 1.6732632423543772
+
+
+def _bias(weights, bias):
+    return np.zeros(weights.shape[0]) if bias is None else np.asarray(bias)
+
+
+def feature_map(x, weights, bias=None):
+    """``scipy.signal.correlate2d(x, weights[c], mode="valid") + bias[c]`` for every channel.
+
+    ``x`` is ``(n, d)`` or ``(batch, n, d)``; the result is ``(channels, n-h+1, d-w+1)``
+    or ``(batch, channels, n-h+1, d-w+1)``.
+    """
+    x = np.asarray(x)
+    weights = np.asarray(weights)
+    bias = _bias(weights, bias)
+    if x.ndim == 3:
+        return np.stack([feature_map(s, weights, bias) for s in x]) if len(x) else \
+            np.empty((0, len(weights), x.shape[1] - weights.shape[1] + 1,
+                      x.shape[2] - weights.shape[2] + 1))
+    maps = [signal.correlate2d(x, w, mode="valid") + b for w, b in zip(weights, bias)]
+    if not maps:
+        return np.empty((0, x.shape[0] - weights.shape[1] + 1, x.shape[1] - weights.shape[2] + 1))
+    return np.stack(maps)
+
+
+def feature_map_fft(x, weights, bias=None):
+    """The same maps in one ``scipy.signal.fftconvolve`` call over the last two axes.
+
+    Correlation is convolution with the filter flipped along both axes.
+    """
+    x = np.asarray(x)
+    weights = np.asarray(weights)
+    bias = _bias(weights, bias)
+    flipped = weights[:, ::-1, ::-1]
+    if x.ndim == 3:                       # (batch, 1, n, d) against (1, channels, h, w)
+        x, flipped = x[:, None], flipped[None]
+    else:                                 # (1, n, d) against (channels, h, w)
+        x = x[None]
+    full = signal.fftconvolve(x, flipped, mode="valid", axes=(-2, -1))
+    return full + bias[:, None, None]
+
+
+def activate(fmap, activation="identity"):
+    """The activation functions, element-wise; NaN goes through unchanged."""
+    fmap = np.asarray(fmap)
+    if activation == "identity":
+        return fmap
+    if activation == "relu":
+        return np.maximum(fmap, 0)
+    if activation == "selu":
+        with np.errstate(over="ignore"):
+            return np.where(fmap > 0, SELU_LAMBDA * fmap,
+                            SELU_LAMBDA * SELU_ALPHA * np.expm1(np.minimum(fmap, 0)))
+    if activation == "tanh":
+        return np.tanh(fmap)
+    raise ValueError(f"unknown activation {activation!r}")
+
+
+def _kmax_order(rows, k):
+    """Positions of the k highest-ranked values of each row, in position order.
+
+    Larger ranks higher, NaN above every number, and among equals the earlier position.
+    """
+    positions = np.broadcast_to(np.arange(rows.shape[-1]), rows.shape)
+    isnan = np.isnan(rows)
+    descending = np.where(isnan, 0, -rows)
+    order = np.lexsort((positions, descending, ~isnan), axis=-1)
+    return np.sort(order[..., :k], axis=-1)
+
+
+def pool(fmap, method="max", *, k=None, chunks=None):
+    """Pool over the positions of each map (the last two axes, flattened row-major)."""
+    fmap = np.asarray(fmap)
+    flat = fmap.reshape(fmap.shape[:-2] + (-1,))
+    if method == "max":
+        return flat.max(axis=-1)
+    if method == "avg":
+        return flat.mean(axis=-1)
+    if method == "kmax":
+        return np.take_along_axis(flat, _kmax_order(flat, k), axis=-1)
+    if method == "chunk_max":
+        pieces = np.array_split(flat, chunks, axis=-1)
+        return np.stack([piece.max(axis=-1) for piece in pieces], axis=-1)
+    raise ValueError(f"unknown method {method!r}")
+
+
+def conv_pool(x, weights, bias=None, *, activation="identity", method="max", k=None,
+              chunks=None):
+    """``pool(activate(feature_map(x, weights, bias)))``."""
+    return pool(activate(feature_map(x, weights, bias), activation), method, k=k, chunks=chunks)
