@@ -1,0 +1,83 @@
+"""The named workloads: the single source of the shapes that are tested, benchmarked and reported.
+
+A workload is a batch of sentence matrices (batch, n, d) and one or more filter banks
+(channels, h, w); one kernel call is made per bank (a text-CNN has one bank per window
+height), and a workload's time is the time of all its calls.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Dict, Tuple
+
+import numpy as np
+
+__all__ = ["Workload", "WORKLOADS", "get"]
+
+
+@dataclass(frozen=True)
+class Workload:
+    """Shapes of one benchmark case.
+
+    Attributes
+    ----------
+    name : str
+        Key in ``WORKLOADS``.
+    reason : str
+        Why it is here, in one line.
+    batch, n, d : int
+        ``batch`` sentences of ``n`` words by ``d`` embedding dimensions.
+    banks : tuple of (channels, h, w)
+        The filter banks; one ``feature_map`` call each.
+    """
+
+    name: str
+    reason: str
+    batch: int
+    n: int
+    d: int
+    banks: Tuple[Tuple[int, int, int], ...]
+
+    @property
+    def x_shape(self):
+        return (self.batch, self.n, self.d)
+
+    def out_shape(self, bank):
+        channels, h, w = bank
+        return (self.batch, channels, self.n - h + 1, self.d - w + 1)
+
+    def flops(self) -> int:
+        """Floating-point operations of all calls: a multiply and an add per filter tap."""
+        return sum(2 * self.batch * c * h * w * (self.n - h + 1) * (self.d - w + 1)
+                   for c, h, w in self.banks)
+
+    def inputs(self, dtype="float64", seed=1234):
+        """Seeded inputs: ``x`` and a list of ``(weights, bias)``, one per bank."""
+        rng = np.random.default_rng(seed)
+        x = rng.standard_normal(self.x_shape).astype(dtype)
+        banks = [(rng.standard_normal(bank).astype(dtype) / np.sqrt(bank[1] * bank[2]),
+                  rng.standard_normal(bank[0]).astype(dtype)) for bank in self.banks]
+        return x, banks
+
+
+def _full_width(d, heights, channels=100):
+    return tuple((channels, h, d) for h in heights)
+
+
+WORKLOADS: Dict[str, Workload] = {w.name: w for w in (
+    Workload("utterance", "one spoken command classified alone: latency, call overhead counts",
+             batch=1, n=16, d=300, banks=_full_width(300, (2, 3, 4, 5))),
+    Workload("kim-mr", "Kim 2014 on sentence polarity, one padded sentence: latency",
+             batch=1, n=64, d=300, banks=_full_width(300, (3, 4, 5))),
+    Workload("kim-mr-b64", "Kim 2014 on sentence polarity, batch of 64: throughput",
+             batch=64, n=64, d=300, banks=_full_width(300, (3, 4, 5))),
+    Workload("image", "a general 2-D correlation as in scipy's own benchmarks",
+             batch=1, n=128, d=128, banks=((16, 5, 5),)),
+)}
+
+
+def get(name: str) -> Workload:
+    """The workload called ``name``; ``ValueError`` listing the names otherwise."""
+    try:
+        return WORKLOADS[name]
+    except KeyError:
+        raise ValueError(f"unknown workload {name!r}; valid names: {', '.join(WORKLOADS)}") from None
