@@ -1,0 +1,13 @@
+"""Type stubs for the compiled pooling kernels (``pyx/suite/_pool.pyx``).
+
+Each pools every row of a C-contiguous ``(rows, positions)`` array into ``out``.
+"""
+import numpy as np
+import numpy.typing as npt
+
+_Array = npt.NDArray[np.floating]
+
+def pool_max(fmap: _Array, out: _Array) -> None: ...
+def pool_avg(fmap: _Array, out: _Array) -> None: ...
+def pool_kmax(fmap: _Array, out: _Array, work: npt.NDArray[np.intp]) -> None: ...
+def pool_chunk_max(fmap: _Array, out: _Array) -> None: ...

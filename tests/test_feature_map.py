@@ -1,0 +1,102 @@
+"""Every registered feature-map variant, in both dtypes, against scipy.signal.correlate2d."""
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import suite
+from suite.registry import DTYPES, FEATURE_MAP
+from conftest import assert_feature_maps_close
+
+VARIANTS = list(FEATURE_MAP)
+
+# (batch or None for an unbatched x, n, d, channels, h, w): the edges of the loop nests.
+EDGE_SHAPES = {
+    "h=1": (None, 7, 9, 3, 1, 4),
+    "w=1": (None, 7, 9, 3, 2, 1),
+    "h=n": (None, 5, 9, 3, 5, 4),
+    "w=d full width even": (None, 12, 10, 4, 3, 10),
+    "w=d full width odd": (None, 12, 11, 4, 3, 11),
+    "h=n, w=d": (None, 4, 6, 2, 4, 6),
+    "1x1 filter": (None, 3, 3, 2, 1, 1),
+    "even w": (2, 9, 12, 3, 2, 6),
+    "odd w": (2, 9, 12, 3, 2, 7),
+    "one channel": (2, 8, 10, 1, 3, 10),
+    "batch of one": (1, 8, 10, 5, 3, 10),
+    "batch across GEMM slices": (70, 9, 12, 5, 3, 12),
+    "text-CNN": (3, 20, 50, 16, 4, 50),
+}
+
+
+def _inputs(rng, batch, n, d, channels, h, w, dtype):
+    x_shape = (n, d) if batch is None else (batch, n, d)
+    return (rng.standard_normal(x_shape).astype(dtype),
+            rng.standard_normal((channels, h, w)).astype(dtype),
+            rng.standard_normal(channels).astype(dtype))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("shape", list(EDGE_SHAPES.values()), ids=list(EDGE_SHAPES))
+def test_edge_shapes(rng, variant, dtype, shape):
+    x, w, b = _inputs(rng, *shape, dtype)
+    out = suite.feature_map(x, w, b, variant=variant)
+    assert out.dtype == dtype
+    assert_feature_maps_close(out, x, w, b)
+
+
+@st.composite
+def problems(draw):
+    n = draw(st.integers(1, 12))
+    d = draw(st.integers(1, 14))
+    return (draw(st.one_of(st.none(), st.integers(1, 4))), n, d, draw(st.integers(1, 5)),
+            draw(st.integers(1, n)), draw(st.integers(1, d)))
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@settings(max_examples=40, deadline=None)
+@given(shape=problems(), dtype=st.sampled_from(DTYPES), seed=st.integers(0, 2**32 - 1))
+def test_random_shapes(variant, shape, dtype, seed):
+    x, w, b = _inputs(np.random.default_rng(seed), *shape, dtype)
+    assert_feature_maps_close(suite.feature_map(x, w, b, variant=variant), x, w, b)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_threads(rng, variant):
+    x, w, b = _inputs(rng, 5, 12, 20, 7, 3, 20, "float64")
+    for n_threads in (1, 2, 3):
+        out = suite.feature_map(x, w, b, variant=variant, n_threads=n_threads)
+        assert_feature_maps_close(out, x, w, b)
+
+
+def test_fft_reference_agrees(rng):
+    x, w, b = _inputs(rng, 2, 9, 11, 3, 2, 4, "float64")
+    np.testing.assert_allclose(suite.reference.feature_map_fft(x, w, b),
+                               suite.reference.feature_map(x, w, b), atol=1e-10)
+    np.testing.assert_allclose(suite.reference.feature_map_fft(x[0], w, b),
+                               suite.reference.feature_map(x[0], w, b), atol=1e-10)
+
+
+def test_no_bias_is_zero_bias(rng):
+    x, w, b = _inputs(rng, None, 6, 8, 3, 2, 8, "float64")
+    np.testing.assert_array_equal(suite.feature_map(x, w), suite.feature_map(x, w, np.zeros(3)))
+
+
+@pytest.mark.parametrize("x_dtype, w_dtype, b_dtype, expected", [
+    ("float32", "float32", "float32", "float32"),
+    ("float32", "float32", None, "float32"),
+    ("float32", "float64", "float32", "float64"),
+    ("float64", "float32", "float32", "float64"),
+    ("float32", "float32", "float64", "float64"),
+    ("int64", "int64", None, "float64"),
+    ("int32", "float32", "float32", "float64"),
+    ("uint8", "float64", "int16", "float64"),
+    ("float16", "float32", None, "float64"),
+])
+def test_result_dtype(x_dtype, w_dtype, b_dtype, expected):
+    x = np.arange(30).reshape(5, 6).astype(x_dtype)
+    w = np.ones((2, 2, 6), w_dtype)
+    b = None if b_dtype is None else np.ones(2, b_dtype)
+    out = suite.feature_map(x, w, b)
+    assert out.dtype == expected
+    assert_feature_maps_close(out, x, w, b)

@@ -1,0 +1,136 @@
+"""Every pooling kernel and every fused conv_pool variant against the NumPy reference."""
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import suite
+from suite import reference
+from suite.registry import ACTIVATIONS, CONV_POOL, DTYPES, POOL
+
+METHODS = list(POOL)
+
+
+def _params(method, positions):
+    """Pooling arguments for `method` that are valid for `positions` positions."""
+    if method == "kmax":
+        return {"k": min(3, positions)}
+    if method == "chunk_max":
+        return {"chunks": min(4, positions)}
+    return {}
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("shape", [(3, 7, 1), (2, 4, 9, 1), (5, 3, 4), (1, 1, 1), (2, 3, 61, 1)])
+def test_pool(rng, method, dtype, shape):
+    fmap = rng.standard_normal(shape).astype(dtype)
+    kw = _params(method, shape[-1] * shape[-2])
+    out = suite.pool(fmap, method, **kw)
+    expected = reference.pool(fmap, method, **kw)
+    assert out.dtype == dtype and out.shape == expected.shape
+    tol = 1e-12 if dtype == "float64" else 1e-6   # avg rounds its sum; the rest is exact
+    np.testing.assert_allclose(out, expected, rtol=tol, atol=tol * np.abs(fmap).max())
+
+
+@pytest.mark.parametrize("method", METHODS)
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_pool_random(method, data):
+    # Small integers make ties frequent; NaN and inf are in the mix.
+    elements = st.one_of(st.integers(-3, 3).map(float),
+                         st.sampled_from([np.nan, np.inf, -np.inf, -1e300]))
+    fmap = data.draw(hnp.arrays(np.float64, hnp.array_shapes(min_dims=3, max_dims=4,
+                                                             max_side=6), elements=elements))
+    positions = fmap.shape[-1] * fmap.shape[-2]
+    kw = {}
+    if method == "kmax":
+        kw = {"k": data.draw(st.integers(1, positions))}
+    if method == "chunk_max":
+        kw = {"chunks": data.draw(st.integers(1, positions))}
+    with np.errstate(invalid="ignore"):
+        expected = reference.pool(fmap, method, **kw)
+    np.testing.assert_array_equal(suite.pool(fmap, method, **kw), expected)
+
+
+def test_kmax_keeps_order_and_earlier_ties():
+    fmap = np.array([1.0, 5.0, 3.0, 5.0, 2.0, 3.0])[None, :, None]
+    np.testing.assert_array_equal(suite.pool(fmap, "kmax", k=3), [[5.0, 3.0, 5.0]])
+    np.testing.assert_array_equal(suite.pool(fmap, "kmax", k=4), [[5.0, 3.0, 5.0, 3.0]])
+    ties = np.zeros((1, 5, 1))
+    ties[0, 2, 0] = -0.0
+    np.testing.assert_array_equal(suite.pool(ties, "kmax", k=2), [[0.0, 0.0]])
+
+
+def test_chunk_max_splits_as_array_split():
+    fmap = np.arange(7.0)[None, :, None]
+    np.testing.assert_array_equal(suite.pool(fmap, "chunk_max", chunks=3), [[2.0, 4.0, 6.0]])
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_pool_nan_propagates(method):
+    fmap = np.arange(12.0).reshape(2, 6, 1)
+    fmap[0, 4, 0] = np.nan
+    kw = _params(method, 6)
+    out = suite.pool(fmap, method, **kw)
+    assert np.isnan(out[0]).any() and not np.isnan(out[1]).any()
+    np.testing.assert_array_equal(out, reference.pool(fmap, method, **kw))
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_pool_below_sentinel_is_exact(method):
+    # The production kernel started its running max at -100; these all lie below it.
+    fmap = -1000.0 - np.arange(10.0).reshape(2, 5, 1)
+    kw = _params(method, 5)
+    np.testing.assert_array_equal(suite.pool(fmap, method, **kw),
+                                  reference.pool(fmap, method, **kw))
+    assert suite.pool(fmap, method, **kw).max() < -100
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("activation", list(ACTIVATIONS))
+@pytest.mark.parametrize("variant", list(CONV_POOL))
+def test_conv_pool(rng, variant, activation, method, dtype):
+    x = rng.standard_normal((3, 9, 12)).astype(dtype)
+    w = rng.standard_normal((4, 3, 12)).astype(dtype)
+    b = rng.standard_normal(4).astype(dtype)
+    kw = _params(method, 7)
+    out = suite.conv_pool(x, w, b, activation=activation, method=method, variant=variant, **kw)
+    expected = reference.conv_pool(x.astype(float), w.astype(float), b.astype(float),
+                                   activation=activation, method=method, **kw)
+    assert out.dtype == dtype and out.shape == expected.shape
+    tol = 1e-10 if dtype == "float64" else 1e-4 * 36
+    np.testing.assert_allclose(out, expected, rtol=tol, atol=tol)
+    single = suite.conv_pool(x[0], w, b, activation=activation, method=method,
+                             variant=variant, **kw)
+    np.testing.assert_allclose(single, out[0], rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("variant", list(CONV_POOL))
+@settings(max_examples=25, deadline=None)
+@given(batch=st.integers(1, 40), n=st.integers(1, 10), d=st.integers(1, 10),
+       channels=st.integers(1, 6), data=st.data())
+def test_conv_pool_random(variant, batch, n, d, channels, data):
+    h, w = data.draw(st.integers(1, n)), data.draw(st.integers(1, d))
+    method = data.draw(st.sampled_from(METHODS))
+    activation = data.draw(st.sampled_from(list(ACTIVATIONS)))
+    kw = _params(method, (n - h + 1) * (d - w + 1))
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    x, wt = rng.standard_normal((batch, n, d)), rng.standard_normal((channels, h, w))
+    b = rng.standard_normal(channels)
+    np.testing.assert_allclose(
+        suite.conv_pool(x, wt, b, activation=activation, method=method, variant=variant, **kw),
+        reference.conv_pool(x, wt, b, activation=activation, method=method, **kw),
+        rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("variant", list(CONV_POOL))
+def test_conv_pool_threads(rng, variant):
+    x, w, b = rng.standard_normal((9, 10, 8)), rng.standard_normal((5, 2, 8)), np.zeros(5)
+    expected = reference.conv_pool(x, w, b, activation="selu", method="kmax", k=2)
+    for n_threads in (1, 2, 3):
+        out = suite.conv_pool(x, w, b, activation="selu", method="kmax", k=2,
+                              variant=variant, n_threads=n_threads)
+        np.testing.assert_allclose(out, expected, rtol=1e-10, atol=1e-12)
