@@ -71,7 +71,7 @@ extensions = [
     Extension(
         f"suite.{name}",
         [f"pyx/suite/{name}.pyx"],
-        include_dirs=[numpy.get_include()],
+        include_dirs=[numpy.get_include(), "pyx/suite"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_9_API_VERSION")],
     )
     for name in MODULES

@@ -80,6 +80,10 @@ def _fmap_seed(x, w, bias, out, n_threads):
     _conv.feature_map_seed(x, w, bias, out)
 
 
+def _fmap_tiles(x, w, bias, out, n_threads):
+    _conv.feature_map_tiles(x, w, bias, out)
+
+
 def _fmap_blas(x, w, bias, out, n_threads):
     size = _conv.blas_slice_scratch_size(*x.shape, *w.shape)
     _conv.feature_map_blas(x, w, bias, out, np.empty(size, out.dtype))
@@ -101,9 +105,9 @@ def choose_feature_map(x_shape, w_shape, dtype, n_threads) -> str:
     channels, h, w = w_shape
     if n_threads > 1 and batch * channels * (n - h + 1) * (d - w + 1) * h * w >= 1 << 20:
         return "parallel"
-    if w >= 16:
-        return "blas"
-    return "loops"
+    # Filter rows of a vector or more suit the register tiles; short rows (small 2-D
+    # filters) suit the GEMMs, which vectorise along the output instead.
+    return "tiles" if w >= 8 else "blas"
 
 
 def _fmap_auto(x, w, bias, out, n_threads):
@@ -141,9 +145,9 @@ def _pool_chunk_max(flat, chunks):
 # -- fused convolution and pooling ---------------------------------------------------
 
 ACTIVATIONS: Dict[str, int] = dict(_fused.ACTIVATIONS)
-# The fused kernel runs the loops, seed or GEMM core per task; "parallel" is the GEMM
-# core on several threads.
-_CONV_CODES = dict(_fused.CONVS, parallel=_fused.CONVS["blas"])
+# The fused kernel runs one serial core per task; "parallel" runs the faster of the
+# tiles and GEMM cores for the shape on several threads, as the feature map does.
+_CONV_CODES = dict(_fused.CONVS, parallel=_fused.CONVS["fast"])
 
 
 def _conv_pool_runner(conv_name):
@@ -176,11 +180,15 @@ FEATURE_MAP: Dict[str, Variant] = _registry(
     Variant("feature_map", "seed",
             "port of the production C kernel: pointer walk, two accumulators for even w",
             run=_fmap_seed),
+    Variant("feature_map", "tiles",
+            "register-blocked 4x3 tiles over the windows in place (AVX2+FMA when the CPU has it)",
+            run=_fmap_tiles),
     Variant("feature_map", "blas",
             "sum of shifted GEMMs through scipy.linalg.cython_blas, no copy of the input",
             run=_fmap_blas),
     Variant("feature_map", "parallel",
-            "the GEMM kernel over (batch slice, channel block) tasks on OpenMP threads",
+            "tiles (or GEMMs for short filter rows) over (batch slice, channel block) tasks "
+            "on OpenMP threads",
             threads=True, run=_fmap_parallel),
     Variant("feature_map", "auto", "picks one of the above by shape, dtype and threads",
             threads=True, run=_fmap_auto),

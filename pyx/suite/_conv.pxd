@@ -41,7 +41,15 @@ cdef void fmap_loops(Geometry g, const floating* x, const floating* w,
 cdef void fmap_seed(Geometry g, const floating* x, const floating* w,
                     const floating* bias, floating* out) noexcept nogil
 
+cdef void fmap_tiles(Geometry g, const floating* x, const floating* w,
+                     const floating* bias, floating* out) noexcept nogil
+
 cdef void fmap_blas(Geometry g, const floating* x, const floating* w,
+                    const floating* bias, floating* out, floating* scratch) noexcept nogil
+
+cdef bint tiles_fit(Geometry g) noexcept nogil
+
+cdef void fmap_fast(Geometry g, const floating* x, const floating* w,
                     const floating* bias, floating* out, floating* scratch) noexcept nogil
 
 cdef void fmap_parallel(Geometry g, const floating* x, const floating* w,

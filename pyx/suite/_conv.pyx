@@ -9,6 +9,14 @@ from cython.parallel cimport prange, threadid
 
 from suite._blas cimport gemm_nt
 
+cdef extern from "_windows.h" nogil:
+    void suite_windows_f64(const double* w, Py_ssize_t channels, Py_ssize_t h, Py_ssize_t wd,
+                           const double* x, Py_ssize_t d, Py_ssize_t m, Py_ssize_t p,
+                           const double* bias, double* out, Py_ssize_t ldo)
+    void suite_windows_f32(const float* w, Py_ssize_t channels, Py_ssize_t h, Py_ssize_t wd,
+                           const float* x, Py_ssize_t d, Py_ssize_t m, Py_ssize_t p,
+                           const float* bias, float* out, Py_ssize_t ldo)
+
 # Sentences per GEMM slice: enough rows (slice * n) for BLAS to run near its peak,
 # few enough that the slice's output block stays in the per-core L2 cache.
 cdef enum:
@@ -103,6 +111,25 @@ cdef void fmap_seed(Geometry g, const floating* x, const floating* w,
                     fmap += 1
 
 
+cdef void fmap_tiles(Geometry g, const floating* x, const floating* w,
+                     const floating* bias, floating* out) noexcept nogil:
+    """Register-blocked tiles of 4 channels x 3 positions over the windows, in place.
+
+    See ``_windows.h``: filter rows and window segments are dot products along
+    contiguous memory, so no copy and no BLAS call is needed, which is what small
+    sentences (where a GEMM call's fixed cost counts) want.  One sentence at a time: its
+    windows stay in L2 while every block of filters passes over them.
+    """
+    cdef Py_ssize_t s
+    for s in range(g.batch):
+        if floating is double:
+            suite_windows_f64(w, g.channels, g.h, g.w, x + s * g.n * g.d, g.d, g.m, g.p,
+                              bias, out + s * g.out_batch_stride, g.m * g.p)
+        else:
+            suite_windows_f32(w, g.channels, g.h, g.w, x + s * g.n * g.d, g.d, g.m, g.p,
+                              bias, out + s * g.out_batch_stride, g.m * g.p)
+
+
 cdef void fmap_blas(Geometry g, const floating* x, const floating* w,
                     const floating* bias, floating* out, floating* scratch) noexcept nogil:
     """The correlation as a sum of shifted GEMMs, with no copy of the input.
@@ -170,7 +197,11 @@ cdef Plan make_plan(Geometry g, int n_threads) noexcept nogil:
     plan.n_blocks = 1
     if plan.n_slices < n_threads:
         plan.n_blocks = min(g.channels, (n_threads + plan.n_slices - 1) // plan.n_slices)
+    # Whole blocks of 4 channels, the tiles kernel's block height, where there are enough.
     plan.per_block = (g.channels + plan.n_blocks - 1) // plan.n_blocks
+    if plan.per_block > 4:
+        plan.per_block = (plan.per_block + 3) // 4 * 4
+    plan.n_blocks = (g.channels + plan.per_block - 1) // plan.per_block
     plan.tasks = plan.n_slices * plan.n_blocks
     return plan
 
@@ -186,14 +217,31 @@ cdef Task plan_task(Plan plan, Geometry g, Py_ssize_t t) noexcept nogil:
 
 
 cdef Py_ssize_t plan_scratch_size(Plan plan, Geometry g) noexcept nogil:
-    """Scratch elements one task of the plan needs."""
+    """Scratch elements one task of the plan needs (``fmap_fast``)."""
+    if tiles_fit(g):
+        return 0
     return blas_scratch_size(plan_task(plan, g, 0).g)
+
+
+cdef bint tiles_fit(Geometry g) noexcept nogil:
+    # The tiles kernel wants filter rows of at least one vector (8 floats); shorter rows
+    # (small 2-D filters) leave it mostly scalar, and the GEMMs do better there.
+    return g.w >= 8
+
+
+cdef void fmap_fast(Geometry g, const floating* x, const floating* w,
+                    const floating* bias, floating* out, floating* scratch) noexcept nogil:
+    """The faster serial core for this geometry: ``fmap_tiles`` or ``fmap_blas``."""
+    if tiles_fit(g):
+        fmap_tiles(g, x, w, bias, out)
+    else:
+        fmap_blas(g, x, w, bias, out, scratch)
 
 
 cdef void fmap_parallel(Geometry g, const floating* x, const floating* w,
                         const floating* bias, floating* out, floating* scratch,
                         Py_ssize_t scratch_stride, int n_threads) noexcept nogil:
-    """``fmap_blas`` over the tasks of ``make_plan``, shared by OpenMP threads.
+    """``fmap_fast`` over the tasks of ``make_plan``, shared by OpenMP threads.
 
     BLAS must be single-threaded here (the Python wrapper limits it): each task is one
     thread's whole share.
@@ -204,7 +252,7 @@ cdef void fmap_parallel(Geometry g, const floating* x, const floating* w,
     for t in prange(plan.tasks, schedule="static", num_threads=n_threads):
         task = plan_task(plan, g, t)
         if task.g.channels > 0:
-            fmap_blas(task.g, x + task.s0 * g.n * g.d, w + task.c0 * g.h * g.w,
+            fmap_fast(task.g, x + task.s0 * g.n * g.d, w + task.c0 * g.h * g.w,
                       bias + task.c0, out + task.s0 * g.out_batch_stride + task.c0 * g.m * g.p,
                       scratch + threadid() * scratch_stride)
 
@@ -220,7 +268,7 @@ def blas_slice_scratch_size(Py_ssize_t batch, Py_ssize_t n, Py_ssize_t d,
                             Py_ssize_t channels, Py_ssize_t h, Py_ssize_t w):
     """Scratch elements that ``feature_map_blas`` needs (one batch slice at a time)."""
     cdef Geometry g = make_geometry(batch, n, d, channels, h, w)
-    return plan_scratch_size(make_plan(g, 1), g)
+    return blas_scratch_size(plan_task(make_plan(g, 1), g, 0).g)
 
 
 cdef inline Geometry geometry_of(const floating[:, :, ::1] x,
@@ -242,6 +290,14 @@ def feature_map_seed(const floating[:, :, ::1] x, const floating[:, :, ::1] w,
     cdef Geometry g = geometry_of(x, w)
     with nogil:
         fmap_seed(g, &x[0, 0, 0], &w[0, 0, 0], &bias[0], &out[0, 0, 0, 0])
+
+
+def feature_map_tiles(const floating[:, :, ::1] x, const floating[:, :, ::1] w,
+                      const floating[::1] bias, floating[:, :, :, ::1] out):
+    """As ``feature_map_loops``, by register-blocked tiles over the windows in place."""
+    cdef Geometry g = geometry_of(x, w)
+    with nogil:
+        fmap_tiles(g, &x[0, 0, 0], &w[0, 0, 0], &bias[0], &out[0, 0, 0, 0])
 
 
 def feature_map_blas(const floating[:, :, ::1] x, const floating[:, :, ::1] w,

@@ -9,13 +9,15 @@ from cython.parallel cimport prange, threadid
 from libc.math cimport expm1, expm1f, tanh, tanhf
 
 from suite._conv cimport (Geometry, Plan, Task, blas_scratch_size, fmap_blas, fmap_loops,
-                          fmap_seed, make_geometry, make_plan, plan_task)
+                          fmap_fast, fmap_seed, fmap_tiles, make_geometry, make_plan, plan_task)
 from suite._pool cimport avg_row, chunk_max_row, kmax_row, max_row
 
 cdef enum Conv:
     CONV_LOOPS = 0
     CONV_SEED = 1
     CONV_BLAS = 2
+    CONV_TILES = 3
+    CONV_FAST = 4
 
 cdef enum Activation:
     IDENTITY = 0
@@ -30,7 +32,8 @@ cdef enum Method:
     CHUNK_MAX = 3
 
 # The codes by name, for the Python layer.
-CONVS = {"loops": CONV_LOOPS, "seed": CONV_SEED, "blas": CONV_BLAS}
+CONVS = {"loops": CONV_LOOPS, "seed": CONV_SEED, "blas": CONV_BLAS, "tiles": CONV_TILES,
+         "fast": CONV_FAST}
 ACTIVATIONS = {"identity": IDENTITY, "relu": RELU, "selu": SELU, "tanh": TANH}
 METHODS = {"max": MAX, "avg": AVG, "kmax": KMAX, "chunk_max": CHUNK_MAX}
 
@@ -82,6 +85,10 @@ cdef void conv_task(int conv, Geometry g, const floating* x, const floating* w,
         fmap_loops(g, x, w, bias, tile)
     elif conv == CONV_SEED:
         fmap_seed(g, x, w, bias, tile)
+    elif conv == CONV_TILES:
+        fmap_tiles(g, x, w, bias, tile)
+    elif conv == CONV_FAST:
+        fmap_fast(g, x, w, bias, tile, scratch)
     else:
         fmap_blas(g, x, w, bias, tile, scratch)
 
