@@ -9,6 +9,9 @@ from suite.registry import ACTIVATIONS, CONV_POOL, FEATURE_MAP, POOL, default_th
 
 __all__ = ["feature_map", "pool", "conv_pool"]
 
+_FLOAT32 = np.dtype(np.float32)
+_FLOAT64 = np.dtype(np.float64)
+
 
 def _real_array(name, a):
     a = np.asarray(a)
@@ -41,13 +44,11 @@ def _conv_inputs(x, weights, bias):
         raise ValueError(f"x must have shape (n, d) or (batch, n, d), got shape {x.shape}")
     if weights.ndim != 3:
         raise ValueError(f"weights must have shape (channels, h, w), got shape {weights.shape}")
-    inputs = [x, weights]
     if bias is not None:
         bias = _real_array("bias", bias)
         if bias.shape != weights.shape[:1]:
             raise ValueError(f"bias must have shape ({weights.shape[0]},) to match weights of "
                              f"shape {weights.shape}, got shape {bias.shape}")
-        inputs.append(bias)
     n, d = x.shape[-2:]
     channels, h, w = weights.shape
     if h < 1 or w < 1:
@@ -55,7 +56,9 @@ def _conv_inputs(x, weights, bias):
     if h > n or w > d:
         raise ValueError(f"weights of shape {weights.shape} have filters of {h}x{w}, larger "
                          f"than x of shape {x.shape} ((n, d) = ({n}, {d})); need h <= n and w <= d")
-    dtype = np.float32 if all(a.dtype == np.float32 for a in inputs) else np.float64
+    single = x.dtype == _FLOAT32 and weights.dtype == _FLOAT32 and (
+        bias is None or bias.dtype == _FLOAT32)
+    dtype = _FLOAT32 if single else _FLOAT64
     x3 = np.ascontiguousarray(x if x.ndim == 3 else x[None], dtype=dtype)
     weights = np.ascontiguousarray(weights, dtype=dtype)
     bias = np.zeros(channels, dtype) if bias is None else np.ascontiguousarray(bias, dtype=dtype)
@@ -165,7 +168,7 @@ def pool(fmap, method="max", *, k=None, chunks=None):
     if positions == 0:
         raise ValueError(f"fmap of shape {fmap.shape} has no positions to pool")
     param, width = _pool_param(method, k, chunks, positions)
-    dtype = np.float32 if fmap.dtype == np.float32 else np.float64
+    dtype = _FLOAT32 if fmap.dtype == _FLOAT32 else _FLOAT64
     lead = fmap.shape[:-2]
     shape = lead if width is None else lead + (width,)
     flat = np.ascontiguousarray(fmap.reshape(-1, positions), dtype=dtype)

@@ -72,31 +72,47 @@ def _single_threaded_blas():
 # Runners take normalised arrays: x (batch, n, d), weights (channels, h, w) and bias
 # (channels,), C-contiguous and of one floating dtype, and fill `out` in place.
 
+def _by_dtype(kernel):
+    """The float64 and float32 specialisations of a compiled fused-type function.
+
+    Picking one by the output's dtype skips Cython's run-time dispatch, which costs as
+    much as the whole Python layer on a small sentence.
+    """
+    return {np.dtype(np.float64): kernel["double"], np.dtype(np.float32): kernel["float"]}
+
+
+_LOOPS = _by_dtype(_conv.feature_map_loops)
+_SEED = _by_dtype(_conv.feature_map_seed)
+_TILES = _by_dtype(_conv.feature_map_tiles)
+_BLAS = _by_dtype(_conv.feature_map_blas)
+_PARALLEL = _by_dtype(_conv.feature_map_parallel)
+
+
 def _fmap_loops(x, w, bias, out, n_threads):
-    _conv.feature_map_loops(x, w, bias, out)
+    _LOOPS[out.dtype](x, w, bias, out)
 
 
 def _fmap_seed(x, w, bias, out, n_threads):
-    _conv.feature_map_seed(x, w, bias, out)
+    _SEED[out.dtype](x, w, bias, out)
 
 
 def _fmap_tiles(x, w, bias, out, n_threads):
-    _conv.feature_map_tiles(x, w, bias, out)
+    _TILES[out.dtype](x, w, bias, out)
 
 
 def _fmap_blas(x, w, bias, out, n_threads):
     size = _conv.blas_slice_scratch_size(*x.shape, *w.shape)
-    _conv.feature_map_blas(x, w, bias, out, np.empty(size, out.dtype))
+    _BLAS[out.dtype](x, w, bias, out, np.empty(size, out.dtype))
 
 
 def _fmap_parallel(x, w, bias, out, n_threads):
     size = _conv.parallel_scratch_size(*x.shape, *w.shape, n_threads)
     scratch = np.empty((n_threads, size), out.dtype)
     if n_threads == 1:
-        _conv.feature_map_parallel(x, w, bias, out, scratch, 1)
+        _PARALLEL[out.dtype](x, w, bias, out, scratch, 1)
         return
     with _single_threaded_blas():
-        _conv.feature_map_parallel(x, w, bias, out, scratch, n_threads)
+        _PARALLEL[out.dtype](x, w, bias, out, scratch, n_threads)
 
 
 def choose_feature_map(x_shape, w_shape, dtype, n_threads) -> str:
@@ -111,8 +127,8 @@ def choose_feature_map(x_shape, w_shape, dtype, n_threads) -> str:
 
 
 def _fmap_auto(x, w, bias, out, n_threads):
-    name = choose_feature_map(x.shape, w.shape, out.dtype, n_threads)
-    FEATURE_MAP[name].run(x, w, bias, out, n_threads)
+    _AUTO_RUNNERS[choose_feature_map(x.shape, w.shape, out.dtype, n_threads)](
+        x, w, bias, out, n_threads)
 
 
 # -- pooling ---------------------------------------------------------------------------
@@ -193,6 +209,8 @@ FEATURE_MAP: Dict[str, Variant] = _registry(
     Variant("feature_map", "auto", "picks one of the above by shape, dtype and threads",
             threads=True, run=_fmap_auto),
 )
+
+_AUTO_RUNNERS = {name: v.run for name, v in FEATURE_MAP.items() if name != "auto"}
 
 POOL: Dict[str, Variant] = _registry(
     Variant("pool", "max", "max over all positions (max-over-time)", run=_pool_max),
