@@ -8,35 +8,43 @@ from cython cimport floating
 
 
 cdef floating max_row(const floating* v, Py_ssize_t n) noexcept nogil:
-    # Four independent running maxima written as `a if a > b else b` (which compilers
-    # turn into packed max instructions) and a separate NaN test, instead of one
-    # branchy chain: NaN compares false with everything, so it is caught by `x != x`.
+    # Four running maxima written as `x if x > m else m` (a packed max instruction) and
+    # four running sums: NaN compares false with everything, so the maxima can drop a
+    # NaN, but it always reaches the sums.  A NaN sum (a NaN, or inf - inf) sends the row
+    # down the exact scalar path.
     cdef Py_ssize_t i
     cdef floating m0 = v[0], m1 = v[0], m2 = v[0], m3 = v[0]
-    cdef bint nan = False
+    cdef floating s0 = 0, s1 = 0, s2 = 0, s3 = 0
     for i in range(0, n - 3, 4):
-        m0 = m0 if m0 > v[i] else v[i]
-        m1 = m1 if m1 > v[i + 1] else v[i + 1]
-        m2 = m2 if m2 > v[i + 2] else v[i + 2]
-        m3 = m3 if m3 > v[i + 3] else v[i + 3]
-        nan |= (v[i] != v[i]) | (v[i + 1] != v[i + 1]) | (v[i + 2] != v[i + 2]) | (v[i + 3] != v[i + 3])
+        m0 = v[i] if v[i] > m0 else m0
+        m1 = v[i + 1] if v[i + 1] > m1 else m1
+        m2 = v[i + 2] if v[i + 2] > m2 else m2
+        m3 = v[i + 3] if v[i + 3] > m3 else m3
+        s0 += v[i]
+        s1 += v[i + 1]
+        s2 += v[i + 2]
+        s3 += v[i + 3]
     for i in range(n - n % 4, n):
-        m0 = m0 if m0 > v[i] else v[i]
-        nan |= v[i] != v[i]
-    if nan:
-        return _first_nan(v, n)
-    m0 = m0 if m0 > m1 else m1
-    m2 = m2 if m2 > m3 else m3
-    return m0 if m0 > m2 else m2
+        m0 = v[i] if v[i] > m0 else m0
+        s0 += v[i]
+    s0 = (s0 + s1) + (s2 + s3)
+    if s0 != s0:
+        return _exact_max(v, n)
+    m0 = m1 if m1 > m0 else m0
+    m2 = m3 if m3 > m2 else m2
+    return m2 if m2 > m0 else m0
 
 
-cdef inline floating _first_nan(const floating* v, Py_ssize_t n) noexcept nogil:
-    # The first NaN of the row, so its payload is kept as NumPy keeps it.
+cdef floating _exact_max(const floating* v, Py_ssize_t n) noexcept nogil:
+    # The first NaN of the row if there is one (NumPy's result), else the plain max.
     cdef Py_ssize_t i
+    cdef floating m = v[0]
     for i in range(n):
         if v[i] != v[i]:
             return v[i]
-    return v[0]
+        if v[i] > m:
+            m = v[i]
+    return m
 
 
 cdef floating avg_row(const floating* v, Py_ssize_t n) noexcept nogil:
