@@ -37,7 +37,11 @@ def _threads(n_threads):
 
 
 def _conv_inputs(x, weights, bias):
-    """Check shapes and dtypes; return C-contiguous (batch, n, d), weights and bias."""
+    """Check shapes and dtypes.
+
+    Returns C-contiguous x as (batch, n, d), weights and bias, all of the compute dtype,
+    and whether x was batched.
+    """
     x = _real_array("x", x)
     weights = _real_array("weights", weights)
     if x.ndim not in (2, 3):
@@ -62,7 +66,7 @@ def _conv_inputs(x, weights, bias):
     x3 = np.ascontiguousarray(x if x.ndim == 3 else x[None], dtype=dtype)
     weights = np.ascontiguousarray(weights, dtype=dtype)
     bias = np.zeros(channels, dtype) if bias is None else np.ascontiguousarray(bias, dtype=dtype)
-    return x3, weights, bias
+    return x3, weights, bias, x.ndim == 3
 
 
 def _pool_param(method, k, chunks, positions):
@@ -127,8 +131,7 @@ def feature_map(x, weights, bias=None, *, variant="auto", n_threads=None):
     """
     _choice("variant", variant, FEATURE_MAP)
     threads = _threads(n_threads)
-    batched = np.ndim(x) == 3
-    x3, weights, bias = _conv_inputs(x, weights, bias)
+    x3, weights, bias, batched = _conv_inputs(x, weights, bias)
     (batch, n, d), (channels, h, w) = x3.shape, weights.shape
     out = np.empty((batch, channels, n - h + 1, d - w + 1), x3.dtype)
     if out.size:
@@ -203,8 +206,7 @@ def conv_pool(x, weights, bias=None, *, activation="identity", method="max", k=N
     _choice("variant", variant, CONV_POOL)
     _choice("activation", activation, ACTIVATIONS)
     threads = _threads(n_threads)
-    batched = np.ndim(x) == 3
-    x3, weights, bias = _conv_inputs(x, weights, bias)
+    x3, weights, bias, batched = _conv_inputs(x, weights, bias)
     (batch, n, d), (channels, h, w) = x3.shape, weights.shape
     param, width = _pool_param(method, k, chunks, (n - h + 1) * (d - w + 1))
     out = np.empty((batch * channels, width or 1), x3.dtype)

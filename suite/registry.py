@@ -117,13 +117,13 @@ def _fmap_parallel(x, w, bias, out, n_threads):
 
 def choose_feature_map(x_shape, w_shape, dtype, n_threads) -> str:
     """The variant ``variant="auto"`` runs for these shapes, dtype and thread count."""
-    batch, n, d = x_shape
-    channels, h, w = w_shape
-    if n_threads > 1 and batch * channels * (n - h + 1) * (d - w + 1) * h * w >= 1 << 20:
-        return "parallel"
+    if n_threads > 1:
+        (batch, n, d), (channels, h, w) = x_shape, w_shape
+        if batch * channels * (n - h + 1) * (d - w + 1) * h * w >= 1 << 20:
+            return "parallel"
     # Filter rows of a vector or more suit the register tiles; short rows (small 2-D
     # filters) suit the GEMMs, which vectorise along the output instead.
-    return "tiles" if w >= 8 else "blas"
+    return "tiles" if w_shape[2] >= 8 else "blas"
 
 
 def _fmap_auto(x, w, bias, out, n_threads):
