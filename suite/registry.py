@@ -57,17 +57,6 @@ def default_threads() -> int:
         return os.cpu_count() or 1
 
 
-@functools.lru_cache(maxsize=None)
-def _threadpools():
-    from threadpoolctl import ThreadpoolController
-    return ThreadpoolController()
-
-
-def _single_threaded_blas():
-    """Keep BLAS to one thread while OpenMP threads each call it for their own task."""
-    return _threadpools().limit(limits=1, user_api="blas")
-
-
 # -- feature map -----------------------------------------------------------------------
 # Runners take normalised arrays: x (batch, n, d), weights (channels, h, w) and bias
 # (channels,), C-contiguous and of one floating dtype, and fill `out` in place.
@@ -106,13 +95,7 @@ def _fmap_blas(x, w, bias, out, n_threads):
 
 
 def _fmap_parallel(x, w, bias, out, n_threads):
-    size = _conv.parallel_scratch_size(*x.shape, *w.shape, n_threads)
-    scratch = np.empty((n_threads, size), out.dtype)
-    if n_threads == 1:
-        _PARALLEL[out.dtype](x, w, bias, out, scratch, 1)
-        return
-    with _single_threaded_blas():
-        _PARALLEL[out.dtype](x, w, bias, out, scratch, n_threads)
+    _PARALLEL[out.dtype](x, w, bias, out, n_threads)
 
 
 def choose_feature_map(x_shape, w_shape, dtype, n_threads) -> str:
@@ -121,9 +104,9 @@ def choose_feature_map(x_shape, w_shape, dtype, n_threads) -> str:
         (batch, n, d), (channels, h, w) = x_shape, w_shape
         if batch * channels * (n - h + 1) * (d - w + 1) * h * w >= 1 << 20:
             return "parallel"
-    # Filter rows of a vector or more suit the register tiles; short rows (small 2-D
-    # filters) suit the GEMMs, which vectorise along the output instead.
-    return "tiles" if w_shape[2] >= 8 else "blas"
+    # The tiles beat the GEMMs on every workload measured, small 2-D filters included
+    # (there a GEMM's inner dimension is only the filter width).
+    return "tiles"
 
 
 def _fmap_auto(x, w, bias, out, n_threads):
@@ -161,9 +144,9 @@ def _pool_chunk_max(flat, chunks):
 # -- fused convolution and pooling ---------------------------------------------------
 
 ACTIVATIONS: Dict[str, int] = dict(_fused.ACTIVATIONS)
-# The fused kernel runs one serial core per task; "parallel" runs the faster of the
-# tiles and GEMM cores for the shape on several threads, as the feature map does.
-_CONV_CODES = dict(_fused.CONVS, parallel=_fused.CONVS["fast"])
+# The fused kernel runs one serial core per task; "parallel" is the tiles core on
+# several threads, as for the feature map.
+_CONV_CODES = dict(_fused.CONVS, parallel=_fused.CONVS["tiles"])
 
 
 def _conv_pool_runner(conv_name):
@@ -176,13 +159,8 @@ def _conv_pool_runner(conv_name):
         buffers = (np.empty((threads, tile), out.dtype),
                    np.empty((threads, scratch), out.dtype),
                    np.empty((threads, max(param, 1)), np.intp))
-        args = (x, w, bias, out, _CONV_CODES[name], ACTIVATIONS[activation],
-                _fused.METHODS[method], param, *buffers, threads)
-        if threads == 1:
-            _fused.conv_pool(*args)
-            return
-        with _single_threaded_blas():
-            _fused.conv_pool(*args)
+        _fused.conv_pool(x, w, bias, out, _CONV_CODES[name], ACTIVATIONS[activation],
+                         _fused.METHODS[method], param, *buffers, threads)
     return run
 
 
@@ -203,8 +181,7 @@ FEATURE_MAP: Dict[str, Variant] = _registry(
             "sum of shifted GEMMs through scipy.linalg.cython_blas, no copy of the input",
             run=_fmap_blas),
     Variant("feature_map", "parallel",
-            "tiles (or GEMMs for short filter rows) over (batch slice, channel block) tasks "
-            "on OpenMP threads",
+            "the tiles over (batch slice, channel block) tasks on OpenMP threads",
             threads=True, run=_fmap_parallel),
     Variant("feature_map", "auto", "picks one of the above by shape, dtype and threads",
             threads=True, run=_fmap_auto),

@@ -33,7 +33,7 @@ cdef Plan make_plan(Geometry g, int n_threads) noexcept nogil
 
 cdef Task plan_task(Plan plan, Geometry g, Py_ssize_t t) noexcept nogil
 
-cdef Py_ssize_t plan_scratch_size(Plan plan, Geometry g) noexcept nogil
+
 
 cdef void fmap_loops(Geometry g, const floating* x, const floating* w,
                      const floating* bias, floating* out) noexcept nogil
@@ -47,11 +47,5 @@ cdef void fmap_tiles(Geometry g, const floating* x, const floating* w,
 cdef void fmap_blas(Geometry g, const floating* x, const floating* w,
                     const floating* bias, floating* out, floating* scratch) noexcept nogil
 
-cdef bint tiles_fit(Geometry g) noexcept nogil
-
-cdef void fmap_fast(Geometry g, const floating* x, const floating* w,
-                    const floating* bias, floating* out, floating* scratch) noexcept nogil
-
 cdef void fmap_parallel(Geometry g, const floating* x, const floating* w,
-                        const floating* bias, floating* out, floating* scratch,
-                        Py_ssize_t scratch_stride, int n_threads) noexcept nogil
+                        const floating* bias, floating* out, int n_threads) noexcept nogil

@@ -216,52 +216,17 @@ cdef Task plan_task(Plan plan, Geometry g, Py_ssize_t t) noexcept nogil:
     return task
 
 
-cdef Py_ssize_t plan_scratch_size(Plan plan, Geometry g) noexcept nogil:
-    """Scratch elements one task of the plan needs (``fmap_fast``)."""
-    if tiles_fit(g):
-        return 0
-    return blas_scratch_size(plan_task(plan, g, 0).g)
-
-
-cdef bint tiles_fit(Geometry g) noexcept nogil:
-    # The tiles kernel wants filter rows of at least one vector (8 floats); shorter rows
-    # (small 2-D filters) leave it mostly scalar, and the GEMMs do better there.
-    return g.w >= 8
-
-
-cdef void fmap_fast(Geometry g, const floating* x, const floating* w,
-                    const floating* bias, floating* out, floating* scratch) noexcept nogil:
-    """The faster serial core for this geometry: ``fmap_tiles`` or ``fmap_blas``."""
-    if tiles_fit(g):
-        fmap_tiles(g, x, w, bias, out)
-    else:
-        fmap_blas(g, x, w, bias, out, scratch)
-
-
 cdef void fmap_parallel(Geometry g, const floating* x, const floating* w,
-                        const floating* bias, floating* out, floating* scratch,
-                        Py_ssize_t scratch_stride, int n_threads) noexcept nogil:
-    """``fmap_fast`` over the tasks of ``make_plan``, shared by OpenMP threads.
-
-    BLAS must be single-threaded here (the Python wrapper limits it): each task is one
-    thread's whole share.
-    """
+                        const floating* bias, floating* out, int n_threads) noexcept nogil:
+    """``fmap_tiles`` over the tasks of ``make_plan``, shared by OpenMP threads."""
     cdef Plan plan = make_plan(g, n_threads)
     cdef Py_ssize_t t
     cdef Task task
     for t in prange(plan.tasks, schedule="static", num_threads=n_threads):
         task = plan_task(plan, g, t)
         if task.g.channels > 0:
-            fmap_fast(task.g, x + task.s0 * g.n * g.d, w + task.c0 * g.h * g.w,
-                      bias + task.c0, out + task.s0 * g.out_batch_stride + task.c0 * g.m * g.p,
-                      scratch + threadid() * scratch_stride)
-
-
-def parallel_scratch_size(Py_ssize_t batch, Py_ssize_t n, Py_ssize_t d,
-                          Py_ssize_t channels, Py_ssize_t h, Py_ssize_t w, int n_threads):
-    """Per-thread scratch elements that ``feature_map_parallel`` needs."""
-    cdef Geometry g = make_geometry(batch, n, d, channels, h, w)
-    return plan_scratch_size(make_plan(g, n_threads), g)
+            fmap_tiles(task.g, x + task.s0 * g.n * g.d, w + task.c0 * g.h * g.w,
+                       bias + task.c0, out + task.s0 * g.out_batch_stride + task.c0 * g.m * g.p)
 
 
 def blas_slice_scratch_size(Py_ssize_t batch, Py_ssize_t n, Py_ssize_t d,
@@ -317,11 +282,8 @@ def feature_map_blas(const floating[:, :, ::1] x, const floating[:, :, ::1] w,
 
 
 def feature_map_parallel(const floating[:, :, ::1] x, const floating[:, :, ::1] w,
-                         const floating[::1] bias, floating[:, :, :, ::1] out,
-                         floating[:, ::1] scratch, int n_threads):
-    """As ``feature_map_blas``, with tasks shared by ``n_threads`` OpenMP threads."""
+                         const floating[::1] bias, floating[:, :, :, ::1] out, int n_threads):
+    """As ``feature_map_tiles``, with tasks shared by ``n_threads`` OpenMP threads."""
     cdef Geometry g = geometry_of(x, w)
-    cdef floating* work = &scratch[0, 0] if scratch.shape[1] else NULL
     with nogil:
-        fmap_parallel(g, &x[0, 0, 0], &w[0, 0, 0], &bias[0], &out[0, 0, 0, 0],
-                      work, scratch.shape[1], n_threads)
+        fmap_parallel(g, &x[0, 0, 0], &w[0, 0, 0], &bias[0], &out[0, 0, 0, 0], n_threads)

@@ -9,7 +9,7 @@ from cython.parallel cimport prange, threadid
 from libc.math cimport expm1, expm1f, tanh, tanhf
 
 from suite._conv cimport (Geometry, Plan, Task, blas_scratch_size, fmap_blas, fmap_loops,
-                          fmap_fast, fmap_seed, fmap_tiles, make_geometry, make_plan, plan_task)
+                          fmap_seed, fmap_tiles, make_geometry, make_plan, plan_task)
 from suite._pool cimport avg_row, chunk_max_row, kmax_row, max_row
 
 cdef enum Conv:
@@ -17,7 +17,6 @@ cdef enum Conv:
     CONV_SEED = 1
     CONV_BLAS = 2
     CONV_TILES = 3
-    CONV_FAST = 4
 
 cdef enum Activation:
     IDENTITY = 0
@@ -32,8 +31,7 @@ cdef enum Method:
     CHUNK_MAX = 3
 
 # The codes by name, for the Python layer.
-CONVS = {"loops": CONV_LOOPS, "seed": CONV_SEED, "blas": CONV_BLAS, "tiles": CONV_TILES,
-         "fast": CONV_FAST}
+CONVS = {"loops": CONV_LOOPS, "seed": CONV_SEED, "blas": CONV_BLAS, "tiles": CONV_TILES}
 ACTIVATIONS = {"identity": IDENTITY, "relu": RELU, "selu": SELU, "tanh": TANH}
 METHODS = {"max": MAX, "avg": AVG, "kmax": KMAX, "chunk_max": CHUNK_MAX}
 
@@ -87,8 +85,6 @@ cdef void conv_task(int conv, Geometry g, const floating* x, const floating* w,
         fmap_seed(g, x, w, bias, tile)
     elif conv == CONV_TILES:
         fmap_tiles(g, x, w, bias, tile)
-    elif conv == CONV_FAST:
-        fmap_fast(g, x, w, bias, tile, scratch)
     else:
         fmap_blas(g, x, w, bias, tile, scratch)
 
