@@ -17,8 +17,9 @@ cdef extern from "_windows.h" nogil:
                            const float* x, Py_ssize_t d, Py_ssize_t m, Py_ssize_t p,
                            const float* bias, float* out, Py_ssize_t ldo)
 
-# Sentences per GEMM slice: enough rows (slice * n) for BLAS to run near its peak,
-# few enough that the slice's output block stays in the per-core L2 cache.
+# Rows (sentences x words) per batch slice, the unit of work of the GEMMs, the OpenMP
+# tasks and the fused tiles: enough for BLAS to run near its peak and for tasks to
+# outweigh their scheduling, few enough that a slice's feature maps stay in L2.
 cdef enum:
     SLICE_ROWS = 512
 
