@@ -18,7 +18,7 @@ Where valgrind is not installed, or the build under test has no ``suite._callgri
 benchmarks are skipped with the reason, not failed.
 
 Run as a script (``python instructions.py``) it prints the counts as JSON; the driver that
-runs under valgrind is ``python instructions.py --drive ORDER_FILE``.
+runs under valgrind is ``python instructions.py --drive CASES_JSON``.
 """
 import json
 import os
@@ -114,17 +114,16 @@ def count(selected=None, valgrind="valgrind"):
     selected = list(cases() if selected is None else selected)
     # The child imports the same suite as this process, installed or built in place.
     root = os.path.dirname(os.path.dirname(os.path.abspath(suite.__file__)))
-    env = dict(os.environ, **COUNTING_ENV)
-    env["PYTHONPATH"] = os.pathsep.join([root] + [p for p in [env.get("PYTHONPATH")] if p])
+    # Only fixed variables: what differs between runs (a random temporary directory name,
+    # the caller's environment) must not reach the counted process's memory layout.
+    env = dict(COUNTING_ENV, PATH=os.environ.get("PATH", os.defpath), LC_ALL="C")
+    env["PYTHONPATH"] = os.pathsep.join(
+        [root] + [p for p in [os.environ.get("PYTHONPATH")] if p])
     work = tempfile.mkdtemp(prefix="suite-callgrind-")
     try:
-        order = os.path.join(work, "cases.json")
-        with open(order, "w") as f:
-            json.dump(selected, f)
-        out = os.path.join(work, "callgrind.out")
         command = [valgrind, "--tool=callgrind", f"--toggle-collect={_REGION}",
-                   f"--dump-after={_REGION}", f"--callgrind-out-file={out}",
-                   sys.executable, os.path.abspath(__file__), "--drive", order]
+                   f"--dump-after={_REGION}", "--callgrind-out-file=callgrind.out",
+                   sys.executable, os.path.abspath(__file__), "--drive", json.dumps(selected)]
         proc = subprocess.run(command, env=env, cwd=work, capture_output=True, text=True)
         if proc.returncode != 0:
             raise RuntimeError(f"callgrind exited with status {proc.returncode}:\n"
@@ -140,14 +139,12 @@ def count(selected=None, valgrind="valgrind"):
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _drive(order):
-    """Run under callgrind: each case once inside the counted region, in file order."""
+def _drive(selected):
+    """Run under callgrind: each case once inside the counted region, in order."""
     import suite
     from suite._callgrind import counted
     from suite.workloads import WORKLOADS
 
-    with open(order) as f:
-        selected = json.load(f)
     for workload, variant, dtype in selected:
         spec = WORKLOADS[workload]
         x, banks = spec.inputs(dtype)
@@ -190,6 +187,6 @@ class Instructions:
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--drive"]:
-        _drive(sys.argv[2])
+        _drive(json.loads(sys.argv[2]))
     else:
         print(json.dumps(count(), indent=1))
