@@ -20,7 +20,7 @@ from Cython.Build import cythonize
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
-MODULES = ["_conv", "_pool", "_fused"]
+MODULES = ["_conv", "_pool", "_fused", "_callgrind"]
 
 
 def _flag(name):

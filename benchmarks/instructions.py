@@ -1,0 +1,192 @@
+"""Instructions of one feature-map call per workload, variant and dtype, counted by callgrind.
+
+Wall-clock times on a shared machine wander by tens of percent from run to run; the number
+of instructions a call executes does not.  ``Instructions.track_instructions`` reports, for
+every registered feature-map variant, dtype and the latency workloads (``COUNTED_WORKLOADS``),
+the instructions of the calls that make up the workload: one ``suite.feature_map`` call per
+filter bank, single-threaded.
+
+All cases are counted in one ``valgrind --tool=callgrind`` process (``count``), started
+once per build by ``setup_cache``: starting Python with NumPy and SciPy under callgrind
+takes tens of seconds, one process per case would take far too long.  Inside it every case
+is set up and warmed up uncounted, then called once inside the region marked by
+``suite._callgrind`` (``--toggle-collect``), and callgrind writes that call's count to a
+profile part of its own (``--dump-after``).  OpenMP and BLAS run one thread and
+``PYTHONHASHSEED=0``, so the same build gives the same counts on every run.
+
+Where valgrind is not installed, or the build under test has no ``suite._callgrind``, the
+benchmarks are skipped with the reason, not failed.
+
+Run as a script (``python instructions.py``) it prints the counts as JSON; the driver that
+runs under valgrind is ``python instructions.py --drive CASES_JSON``.
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+from suite.registry import DTYPES, FEATURE_MAP
+
+#: The workloads counted: the batch-1 latency cases of ``suite.workloads.WORKLOADS``.
+COUNTED_WORKLOADS = ("utterance", "kim-mr")
+
+#: Environment of the counting process: one thread everywhere, a fixed hash seed.
+COUNTING_ENV = {
+    "PYTHONHASHSEED": "0",
+    "OMP_NUM_THREADS": "1",
+    "OMP_WAIT_POLICY": "PASSIVE",
+    "OPENBLAS_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "BLIS_NUM_THREADS": "1",
+    "VECLIB_MAXIMUM_THREADS": "1",
+}
+
+_REGION = "textcnn_suite_counted_region"  # suite._callgrind.REGION, also in older builds
+
+
+def case_key(workload, variant, dtype):
+    """The key of one case in the dictionary ``count`` returns."""
+    return f"{workload}/{variant}/{dtype}"
+
+
+def cases():
+    """Every counted case: ``(workload, variant, dtype)`` from the registry and workloads.
+
+    Returns
+    -------
+    list of tuple of str
+    """
+    return [(workload, name, dtype)
+            for workload in COUNTED_WORKLOADS
+            for name, variant in FEATURE_MAP.items()
+            for dtype in DTYPES if dtype in variant.dtypes]
+
+
+def unavailable():
+    """Why instructions cannot be counted here, or ``None`` when they can.
+
+    Returns
+    -------
+    str or None
+    """
+    if shutil.which("valgrind") is None:
+        return "valgrind is not installed (needed to count instructions with callgrind)"
+    try:
+        import suite._callgrind  # noqa: F401
+    except ImportError:
+        return "this build of suite has no suite._callgrind (the counted region)"
+    return None
+
+
+def _parse_total(path):
+    """The instruction total of one callgrind profile part."""
+    with open(path) as f:
+        for line in f:
+            if line.startswith(("summary:", "totals:")):
+                return int(line.split()[1])
+    raise RuntimeError(f"no 'summary:' or 'totals:' line in the callgrind output {path}")
+
+
+def count(selected=None, valgrind="valgrind"):
+    """Count the instructions of every case in one callgrind process.
+
+    Parameters
+    ----------
+    selected : list of (workload, variant, dtype), optional
+        The cases to count; all of ``cases()`` by default.
+    valgrind : str, optional
+        The valgrind executable.
+
+    Returns
+    -------
+    dict
+        ``case_key(...)`` -> instructions executed by that case's calls.
+
+    Raises
+    ------
+    RuntimeError
+        When valgrind fails or does not write one profile part per case.
+    """
+    import suite
+
+    selected = list(cases() if selected is None else selected)
+    # The child imports the same suite as this process, installed or built in place.
+    root = os.path.dirname(os.path.dirname(os.path.abspath(suite.__file__)))
+    # Only fixed variables: what differs between runs (a random temporary directory name,
+    # the caller's environment) must not reach the counted process's memory layout.
+    env = dict(COUNTING_ENV, PATH=os.environ.get("PATH", os.defpath), LC_ALL="C")
+    env["PYTHONPATH"] = os.pathsep.join(
+        [root] + [p for p in [os.environ.get("PYTHONPATH")] if p])
+    work = tempfile.mkdtemp(prefix="suite-callgrind-")
+    try:
+        command = [valgrind, "--tool=callgrind", f"--toggle-collect={_REGION}",
+                   f"--dump-after={_REGION}", "--callgrind-out-file=callgrind.out",
+                   sys.executable, os.path.abspath(__file__), "--drive", json.dumps(selected)]
+        proc = subprocess.run(command, env=env, cwd=work, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise RuntimeError(f"callgrind exited with status {proc.returncode}:\n"
+                               f"{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+        parts = [os.path.join(work, f"callgrind.out.{i}") for i in range(1, len(selected) + 1)]
+        missing = [p for p in parts if not os.path.exists(p)]
+        extra = os.path.join(work, f"callgrind.out.{len(selected) + 1}")
+        if missing or os.path.exists(extra):
+            raise RuntimeError(f"expected {len(selected)} callgrind profile parts in {work}, "
+                               f"got {sorted(os.listdir(work))}")
+        return {case_key(*case): _parse_total(part) for case, part in zip(selected, parts)}
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _drive(selected):
+    """Run under callgrind: each case once inside the counted region, in order."""
+    import suite
+    from suite._callgrind import counted
+    from suite.workloads import WORKLOADS
+
+    for workload, variant, dtype in selected:
+        spec = WORKLOADS[workload]
+        x, banks = spec.inputs(dtype)
+        tallest = max(h for _, h, _ in spec.banks)
+        warm = x[:, :tallest + 1]  # same filters and dtype, few rows: the same code paths
+
+        def calls(x=x, banks=banks, variant=variant):
+            for weights, bias in banks:
+                suite.feature_map(x, weights, bias, variant=variant, n_threads=1)
+
+        calls(warm)
+        counted(calls)
+
+
+class Instructions:
+    """Instructions of one workload's ``feature_map`` calls, per variant and dtype."""
+
+    unit = "instructions"
+    params = [list(COUNTED_WORKLOADS), list(FEATURE_MAP), list(DTYPES)]
+    param_names = ["workload", "variant", "dtype"]
+    timeout = 900
+
+    def setup_cache(self):
+        reason = unavailable()
+        if reason is not None:
+            return {"skip": reason}
+        return count()
+
+    setup_cache.timeout = 900
+
+    def setup(self, counts, workload, variant, dtype):
+        if "skip" in counts:
+            raise NotImplementedError(counts["skip"])
+        if case_key(workload, variant, dtype) not in counts:
+            raise NotImplementedError(f"variant {variant!r} has no {dtype} kernel")
+
+    def track_instructions(self, counts, workload, variant, dtype):
+        return counts[case_key(workload, variant, dtype)]
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--drive"]:
+        _drive(json.loads(sys.argv[2]))
+    else:
+        print(json.dumps(count(), indent=1))
