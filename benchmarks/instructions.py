@@ -11,8 +11,9 @@ once per build by ``setup_cache``: starting Python with NumPy and SciPy under ca
 takes tens of seconds, one process per case would take far too long.  Inside it every case
 is set up and warmed up uncounted, then called once inside the region marked by
 ``suite._callgrind`` (``--toggle-collect``), and callgrind writes that call's count to a
-profile part of its own (``--dump-after``).  OpenMP and BLAS run one thread and
-``PYTHONHASHSEED=0``, so the same build gives the same counts on every run.
+profile part of its own (``--dump-after``).  OpenMP and BLAS run one thread, the hash
+seed, the environment and the working directory are fixed, and each counted call repeats
+an uncounted one, so the same build gives the same counts on every run.
 
 Where valgrind is not installed, or the build under test has no ``suite._callgrind``, the
 benchmarks are skipped with the reason, not failed.
@@ -20,6 +21,7 @@ benchmarks are skipped with the reason, not failed.
 Run as a script (``python instructions.py``) it prints the counts as JSON; the driver that
 runs under valgrind is ``python instructions.py --drive CASES_JSON``.
 """
+import gc
 import json
 import os
 import shutil
@@ -119,7 +121,9 @@ def count(selected=None, valgrind="valgrind"):
     env = dict(COUNTING_ENV, PATH=os.environ.get("PATH", os.defpath), LC_ALL="C")
     env["PYTHONPATH"] = os.pathsep.join(
         [root] + [p for p in [os.environ.get("PYTHONPATH")] if p])
-    work = tempfile.mkdtemp(prefix="suite-callgrind-")
+    work = os.path.join(tempfile.gettempdir(), "suite-callgrind")
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
     try:
         command = [valgrind, "--tool=callgrind", f"--toggle-collect={_REGION}",
                    f"--dump-after={_REGION}", "--callgrind-out-file=callgrind.out",
@@ -148,14 +152,16 @@ def _drive(selected):
     for workload, variant, dtype in selected:
         spec = WORKLOADS[workload]
         x, banks = spec.inputs(dtype)
-        tallest = max(h for _, h, _ in spec.banks)
-        warm = x[:, :tallest + 1]  # same filters and dtype, few rows: the same code paths
 
         def calls(x=x, banks=banks, variant=variant):
             for weights, bias in banks:
                 suite.feature_map(x, weights, bias, variant=variant, n_threads=1)
 
-        calls(warm)
+        # The same calls once uncounted first: the counted one then finds the allocator
+        # and every lazily built cache in the state the previous call left, whatever
+        # happened before (NumPy seeds its global generator from OS entropy at import).
+        calls()
+        gc.collect()
         counted(calls)
 
 
