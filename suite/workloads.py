@@ -54,7 +54,8 @@ class Workload:
         """Seeded inputs: ``x`` and a list of ``(weights, bias)``, one per bank."""
         rng = np.random.default_rng(seed)
         x = rng.standard_normal(self.x_shape).astype(dtype)
-        banks = [(rng.standard_normal(bank).astype(dtype) / np.sqrt(bank[1] * bank[2]),
+        # Scale before the cast: a float32 array divided by a NumPy float64 scalar is float64.
+        banks = [((rng.standard_normal(bank) / np.sqrt(bank[1] * bank[2])).astype(dtype),
                   rng.standard_normal(bank[0]).astype(dtype)) for bank in self.banks]
         return x, banks
 
@@ -70,6 +71,13 @@ class Workload:
     def with_batch(self, batch: int, name: str, reason: str) -> "Workload":
         """The same sentences and banks with another batch size."""
         return replace(self, name=name, reason=reason, batch=batch)
+
+    def with_width(self, w: int) -> "Workload":
+        """The same workload with every filter ``w`` wide (named ``"<name>/w<w>"``)."""
+        if not 1 <= w <= self.d:
+            raise ValueError(f"w must be between 1 and d={self.d}, got w={w}")
+        return replace(self, name=f"{self.name}/w{w}",
+                       banks=tuple((c, h, w) for c, h, _ in self.banks))
 
 
 def _full_width(d, heights, channels=100):
