@@ -85,7 +85,8 @@ class Throughput(Pinned):
 
     params = (list(FEATURE_MAP), WORKLOAD_NAMES, list(DTYPES))
     param_names = ["variant", "workload", "dtype"]
-    repeat = 3
+    # Samples per figure, within a time budget: asv runs a track once per benchmark run.
+    samples, budget = 3, 1.0
 
     def setup(self, variant, workload, dtype):
         super().setup()
@@ -95,7 +96,7 @@ class Throughput(Pinned):
                                          variant=variant, n_threads=1)
 
     def track_gflops(self, variant, workload, dtype):
-        seconds = timing.median_time(self.run, repeat=self.repeat)
+        seconds = timing.median_time(self.run, self.samples, max_time=self.budget)
         return self.workload.flops() / seconds / 1e9
 
     track_gflops.unit = "GFLOP/s"
@@ -104,7 +105,7 @@ class Throughput(Pinned):
         sample, scale = timing.sentence_sample(self.x)
         ref = timing.workload_calls(reference.feature_map, sample, self.banks)
         times = timing.interleaved({"variant": self.run, "correlate2d": ref},
-                                   repeat=self.repeat)
+                                   self.samples, max_time=self.budget)
         return (statistics.median(times["correlate2d"]) * scale
                 / statistics.median(times["variant"]))
 

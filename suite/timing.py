@@ -9,11 +9,11 @@ from __future__ import annotations
 import contextlib
 import statistics
 import time
-from typing import Callable, Dict, Iterator, List, Mapping
+from typing import Callable, Dict, Iterator, List, Mapping, Optional, Tuple
 
 import numpy as np
 
-__all__ = ["single_threaded", "calibrate", "samples", "median_time", "interleaved",
+__all__ = ["single_threaded", "calibrate", "samples", "measure", "median_time", "interleaved",
            "gemm_gflops", "workload_calls", "sentence_sample"]
 
 
@@ -34,7 +34,7 @@ def single_threaded(blas: int = 1, openmp: int = 1) -> Iterator[None]:
         yield
 
 
-def calibrate(fn: Callable[[], object], min_time: float = 0.01) -> int:
+def calibrate(fn: Callable[[], object], min_time: float = 0.01) -> Tuple[int, float]:
     """Calls per sample so that one sample lasts at least ``min_time`` seconds.
 
     Parameters
@@ -46,8 +46,11 @@ def calibrate(fn: Callable[[], object], min_time: float = 0.01) -> int:
 
     Returns
     -------
-    int
+    number : int
         A power of two, at least 1.
+    seconds : float
+        Seconds per call of the last trial, which ran ``number`` calls: a valid first
+        sample, so a call that takes seconds is not run once more just to calibrate.
     """
     if min_time < 0:
         raise ValueError(f"min_time must be non-negative, got {min_time}")
@@ -58,7 +61,7 @@ def calibrate(fn: Callable[[], object], min_time: float = 0.01) -> int:
             fn()
         elapsed = time.perf_counter() - start
         if elapsed >= min_time or number >= 1 << 20:
-            return number
+            return number, elapsed / number
         number *= 2
 
 
@@ -73,44 +76,78 @@ def samples(fn: Callable[[], object], number: int, repeat: int) -> List[float]:
     return out
 
 
-def median_time(fn: Callable[[], object], repeat: int = 5, min_time: float = 0.01) -> float:
-    """Median seconds per call of ``fn`` over ``repeat`` calibrated samples."""
+def measure(fn: Callable[[], object], repeat: int = 5, min_time: float = 0.01,
+            max_time: Optional[float] = None) -> List[float]:
+    """Calibrated samples of seconds per call of ``fn`` (the first from calibration).
+
+    Parameters
+    ----------
+    fn : callable
+        Called with no arguments.
+    repeat : int, optional
+        Samples wanted.
+    min_time : float, optional
+        Minimum seconds per sample (see :func:`calibrate`).
+    max_time : float, optional
+        Stop early once sampling has taken this many seconds; there is always at
+        least one sample.  Keeps a call that takes seconds from taking minutes.
+    """
     if repeat < 1:
         raise ValueError(f"repeat must be at least 1, got {repeat}")
-    number = calibrate(fn, min_time)
-    return statistics.median(samples(fn, number, repeat))
+    start = time.perf_counter()
+    number, first = calibrate(fn, min_time)
+    out = [first]
+    while len(out) < repeat and (max_time is None or time.perf_counter() - start < max_time):
+        out += samples(fn, number, 1)
+    return out
+
+
+def median_time(fn: Callable[[], object], repeat: int = 5, min_time: float = 0.01,
+                max_time: Optional[float] = None) -> float:
+    """Median seconds per call of ``fn`` over the samples of :func:`measure`."""
+    return statistics.median(measure(fn, repeat, min_time, max_time))
 
 
 def interleaved(fns: Mapping[str, Callable[[], object]], repeat: int = 5,
-                min_time: float = 0.01) -> Dict[str, float]:
-    """Median seconds per call of each function, sampled in turn.
+                min_time: float = 0.01, max_time: Optional[float] = None
+                ) -> Dict[str, List[float]]:
+    """Samples of seconds per call of each function, taken in turn.
 
-    Each round takes one sample of every function, so a slow-down that lasts a while
-    (another process on a shared core) spreads over all of them and their ratios stay
-    fair.
+    Each round takes one sample of every function (the calibration of all of them is
+    the first round), so a slow-down that lasts a while, such as another process on a
+    shared core, spreads over all of them and their ratios stay fair.
 
     Parameters
     ----------
     fns : mapping of str to callable
         The contenders, called with no arguments.
     repeat : int, optional
-        Rounds; each function's median is over this many samples.
+        Rounds: samples per function.
     min_time : float, optional
         Minimum seconds per sample (see :func:`calibrate`).
+    max_time : float, optional
+        Start no new round once sampling has taken this many seconds; every
+        function has the same number of samples, at least one.
 
     Returns
     -------
     dict
-        Name to median seconds per call.
+        Name to its samples; take the median for a figure.
     """
     if repeat < 1:
         raise ValueError(f"repeat must be at least 1, got {repeat}")
-    numbers = {name: calibrate(fn, min_time) for name, fn in fns.items()}
-    times: Dict[str, List[float]] = {name: [] for name in fns}
-    for _ in range(repeat):
+    start = time.perf_counter()
+    numbers: Dict[str, int] = {}
+    times: Dict[str, List[float]] = {}
+    for name, fn in fns.items():
+        numbers[name], first = calibrate(fn, min_time)
+        times[name] = [first]
+    for _ in range(repeat - 1):
+        if max_time is not None and time.perf_counter() - start >= max_time:
+            break
         for name, fn in fns.items():
             times[name] += samples(fn, numbers[name], 1)
-    return {name: statistics.median(ts) for name, ts in times.items()}
+    return times
 
 
 def gemm_gflops(dtype: str = "float64", size: int = 1024, repeat: int = 3) -> float:
