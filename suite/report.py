@@ -17,6 +17,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from typing import Callable, Dict, Iterable, List, Optional, Sequence
 
@@ -122,14 +123,19 @@ def _close(got, want, dtype) -> bool:
 
 
 def _check(fn: Callable[[], list], want: list, dtype: str):
-    """``("passed", None)``, ``("FAILED", why)``: the output of ``fn`` against ``want``."""
+    """The output of ``fn`` against ``want``: ``(status, why it failed, seconds of the call)``.
+
+    The call is timed so that a slow kernel's check can double as its first sample.
+    """
     try:
+        start = time.perf_counter()
         got = fn()
+        seconds = time.perf_counter() - start
     except Exception as exc:  # a kernel that raises is as wrong as one that miscomputes
-        return "FAILED", f"{type(exc).__name__}: {exc}"
+        return "FAILED", f"{type(exc).__name__}: {exc}", None
     if len(got) == len(want) and all(_close(g, w, dtype) for g, w in zip(got, want)):
-        return "passed", None
-    return "FAILED", "output differs from the reference"
+        return "passed", None, seconds
+    return "FAILED", "output differs from the reference", None
 
 
 # -- optional PyTorch baseline -------------------------------------------------------------
@@ -182,6 +188,7 @@ def _conv_group(wl: Workload, dtype: str, settings: Settings, torch) -> List[Row
     threads = [1] + ([THREADS] if wl.batch > 1 else [])
     rows: List[Row] = []
     contenders: Dict[str, Callable] = {}
+    checked: Dict[str, float] = {}
     for kernel, registry, fn, want, extra in (
             ("feature_map", FEATURE_MAP, suite.feature_map, want_maps, {}),
             ("conv_pool", CONV_POOL, suite.conv_pool, want_pooled, LAYER)):
@@ -192,11 +199,13 @@ def _conv_group(wl: Workload, dtype: str, settings: Settings, torch) -> List[Row
                 if n > 1 and not variant.threads:
                     continue
                 call = timing.workload_calls(fn, x, banks, variant=name, n_threads=n, **extra)
-                status, error = _check(call, want, dtype)
+                with timing.single_threaded():
+                    status, error, seconds = _check(call, want, dtype)
                 row = Row(kernel, wl.name, name, dtype, n, status, flops=wl.flops(), error=error)
                 rows.append(row)
                 if status == "passed":
                     contenders[f"{kernel}/{name}/{n}"] = call
+                    checked[f"{kernel}/{name}/{n}"] = seconds
     sample, scale = timing.sentence_sample(x, REFERENCE_SENTENCES)
     baselines = {"correlate2d": (timing.workload_calls(reference.feature_map, sample, banks),
                                  scale)}
@@ -212,7 +221,8 @@ def _conv_group(wl: Workload, dtype: str, settings: Settings, torch) -> List[Row
             torch_threads = torch.get_num_threads()
             torch.set_num_threads(1)
         try:
-            times = timing.interleaved(contenders, settings.repeat, settings.min_time)
+            times = timing.interleaved(contenders, settings.repeat, settings.min_time,
+                                       first=checked)
         finally:
             if torch is not None:
                 torch.set_num_threads(torch_threads)
@@ -253,7 +263,7 @@ def _pool_group(wl: Workload, dtype: str, settings: Settings) -> List[Row]:
         kwargs = pool_kwargs(method)
         call = lambda m=method, kw=kwargs: [suite.pool(f, m, **kw) for f in maps]  # noqa: E731
         want = [reference.pool(f.astype(np.float64), method, **kwargs) for f in maps]
-        status, error = _check(call, want, dtype)
+        status, error, _ = _check(call, want, dtype)
         rows.append(Row("pool", wl.name, method, dtype, 1, status, error=error))
         if status == "passed":
             contenders[method] = call
@@ -287,7 +297,7 @@ def _width_group(wl: Workload, dtype: str, settings: Settings) -> List[Row]:
         case_rows = []
         for name in ("loops", "seed"):
             call = timing.workload_calls(suite.feature_map, x, banks, variant=name, n_threads=1)
-            status, error = _check(call, want, dtype)
+            status, error, _ = _check(call, want, dtype)
             case_rows.append(Row("width", case.name, name, dtype, 1, status,
                                  flops=case.flops(), error=error))
             if status == "passed":
