@@ -54,7 +54,7 @@ class Workload:
         """Seeded inputs: ``x`` and a list of ``(weights, bias)``, one per bank."""
         rng = np.random.default_rng(seed)
         x = rng.standard_normal(self.x_shape).astype(dtype)
-        # Scale before the cast: a float32 array divided by a NumPy float64 scalar is float64.
+        # Filters scaled by 1/sqrt(fan-in), so features stay of order one.
         banks = [((rng.standard_normal(bank) / np.sqrt(bank[1] * bank[2])).astype(dtype),
                   rng.standard_normal(bank[0]).astype(dtype)) for bank in self.banks]
         return x, banks
