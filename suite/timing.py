@@ -144,7 +144,7 @@ def interleaved(fns: Mapping[str, Callable[[], object]], repeat: int = 5,
     times: Dict[str, List[float]] = {}
     first = first or {}
     for name, fn in fns.items():
-        if first.get(name, 0.0) >= min_time:
+        if name in first and first[name] >= min_time:
             numbers[name], times[name] = 1, [first[name]]
         else:
             numbers[name], seconds = calibrate(fn, min_time)
