@@ -6,12 +6,12 @@ height), and a workload's time is the time of all its calls.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Dict, Tuple
 
 import numpy as np
 
-__all__ = ["Workload", "WORKLOADS", "get"]
+__all__ = ["Workload", "WORKLOADS", "MEMORY_WORKLOADS", "POOL_ARGS", "get", "pool_kwargs"]
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,26 @@ class Workload:
                   rng.standard_normal(bank[0]).astype(dtype)) for bank in self.banks]
         return x, banks
 
+    def maps(self, dtype="float64", seed=1234):
+        """Seeded stand-ins for the feature maps, one ``out_shape`` array per bank.
+
+        Pooling benchmarks read these, so that their inputs do not depend on a
+        convolution kernel being right.
+        """
+        rng = np.random.default_rng(seed)
+        return [rng.standard_normal(self.out_shape(bank)).astype(dtype) for bank in self.banks]
+
+    def with_batch(self, batch: int, name: str, reason: str) -> "Workload":
+        """The same sentences and banks with another batch size."""
+        return replace(self, name=name, reason=reason, batch=batch)
+
+    def with_width(self, w: int) -> "Workload":
+        """The same workload with every filter ``w`` wide (named ``"<name>/w<w>"``)."""
+        if not 1 <= w <= self.d:
+            raise ValueError(f"w must be between 1 and d={self.d}, got w={w}")
+        return replace(self, name=f"{self.name}/w{w}",
+                       banks=tuple((c, h, w) for c, h, _ in self.banks))
+
 
 def _full_width(d, heights, channels=100):
     return tuple((channels, h, d) for h in heights)
@@ -74,6 +94,23 @@ WORKLOADS: Dict[str, Workload] = {w.name: w for w in (
     Workload("image", "a general 2-D correlation as in scipy's own benchmarks",
              batch=1, n=128, d=128, banks=((16, 5, 5),)),
 )}
+
+# Peak memory grows with the batch: feature maps for a whole batch against the fused
+# kernel's per-thread tiles.  Batch 256 is too slow for the time matrix, so it lives here.
+MEMORY_WORKLOADS: Dict[str, Workload] = {w.name: w for w in (
+    WORKLOADS["kim-mr-b64"],
+    WORKLOADS["kim-mr"].with_batch(256, "kim-mr-b256",
+                                   "Kim 2014, batch of 256: where holding every map costs memory"),
+)}
+
+# The extra argument of the pooling methods that take one; k = 3 and 4 chunks are
+# common choices in the text-CNN literature (Kalchbrenner 2014 uses small k).
+POOL_ARGS: Dict[str, Dict[str, int]] = {"kmax": {"k": 3}, "chunk_max": {"chunks": 4}}
+
+
+def pool_kwargs(method: str) -> Dict[str, int]:
+    """Keyword arguments for ``suite.pool(..., method)`` in benchmarks and reports."""
+    return dict(POOL_ARGS.get(method, {}))
 
 
 def get(name: str) -> Workload:

@@ -1,0 +1,108 @@
+"""``python -m suite run``: consistent figures, all checks passed, usage errors for bad input."""
+import json
+import os
+import statistics
+import subprocess
+import sys
+
+import pytest
+
+from suite.registry import CONV_POOL, FEATURE_MAP, POOL
+from suite.workloads import WORKLOADS
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _suite(*args, timeout=300):
+    return subprocess.run([sys.executable, "-m", "suite", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def quick_report(tmp_path_factory):
+    path = tmp_path_factory.mktemp("report") / "report.json"
+    done = _suite("run", "--quick", "--no-progress", "--json", str(path))
+    assert done.returncode == 0, done.stdout + done.stderr
+    with open(path) as f:
+        return json.load(f), done.stdout
+
+
+def test_quick_report_checks_every_variant_and_passes(quick_report):
+    report, _ = quick_report
+    rows = report["rows"]
+    checked = [r for r in rows if r["section"] != "baseline"]
+    assert checked and all(r["status"] == "passed" for r in checked)
+    assert all(r["status"] == "reference" for r in rows if r["section"] == "baseline")
+    for kernel, registry in (("feature_map", FEATURE_MAP), ("conv_pool", CONV_POOL),
+                             ("pool", POOL)):
+        assert {r["variant"] for r in rows if r["section"] == kernel} == set(registry)
+    assert {r["workload"] for r in rows if r["section"] == "feature_map"} == set(WORKLOADS)
+    assert {r["variant"] for r in rows if r["section"] == "baseline"} >= {"correlate2d"}
+    assert any(r["threads"] == 2 for r in rows if r["section"] == "feature_map")
+
+
+def test_quick_report_figures_are_consistent(quick_report):
+    report, _ = quick_report
+    peaks = report["gemm_gflops"]
+    assert set(peaks) == {"float64", "float32"} and all(p > 0 for p in peaks.values())
+    timed = [r for r in report["rows"] if r["seconds"] is not None]
+    assert len(timed) == len(report["rows"])
+    for r in timed:
+        assert r["seconds"] == pytest.approx(statistics.median(r["samples"]), rel=1e-12)
+        if r["flops"] is not None:
+            base, _, width = r["workload"].partition("/w")
+            workload = WORKLOADS[base].with_width(int(width)) if width else WORKLOADS[base]
+            assert r["flops"] == workload.flops()
+            assert r["gflops"] == pytest.approx(r["flops"] / r["seconds"] / 1e9, rel=1e-9)
+            assert r["peak_percent"] == pytest.approx(100 * r["gflops"] / peaks[r["dtype"]],
+                                                      rel=1e-9)
+        assert all(s > 0 for s in r["speedups"].values())
+    by_key = {(r["section"], r["workload"], r["dtype"], r["variant"], r["threads"]): r
+              for r in timed}
+    for (section, wl, dt, variant, threads), r in by_key.items():
+        if "correlate2d" in r["speedups"]:
+            ref = by_key["baseline", wl, dt, "correlate2d", 1]
+            assert r["speedups"]["correlate2d"] == pytest.approx(
+                ref["seconds"] / r["seconds"], rel=1e-9)
+
+
+def test_quick_report_records_the_environment(quick_report):
+    report, stdout = quick_report
+    env = report["environment"]
+    assert env["versions"]["numpy"] and env["versions"]["scipy"] and env["versions"]["Cython"]
+    assert env["machine"]["cores"] >= 1
+    assert env["git"] is None or len(env["git"]["commit"]) == 40
+    assert isinstance(env["threadpools"], list)
+    assert report["settings"]["repeat"] == 1
+    assert "GEMM peak" in stdout and "x correlate2d" in stdout
+
+
+def test_filters_and_plot(tmp_path):
+    pytest.importorskip("matplotlib")
+    png, js = tmp_path / "gflops.png", tmp_path / "r.json"
+    done = _suite("run", "--quick", "--no-progress", "--workload", "utterance", "--dtype",
+                  "float64", "--variant", "blas", "--variant", "max", "--json", str(js),
+                  "--plot", str(png))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    rows = json.loads(js.read_text())["rows"]
+    assert {(r["section"], r["variant"]) for r in rows} == {
+        ("feature_map", "blas"), ("conv_pool", "blas"), ("baseline", "correlate2d"),
+        ("baseline", "fftconvolve")} | ({("baseline", "torch")} if any(
+            r["variant"] == "torch" for r in rows) else set())
+    assert {r["workload"] for r in rows} == {"utterance"}
+
+
+@pytest.mark.parametrize("args", [
+    [],
+    ["run", "--workload", "no-such-workload"],
+    ["run", "--variant", "no-such-variant"],
+    ["run", "--dtype", "float16"],
+    ["run", "--repeat", "3"],
+    ["nonsense"],
+])
+def test_bad_arguments_give_a_usage_error(args):
+    done = _suite(*args, timeout=60)
+    assert done.returncode == 2
+    assert "usage:" in done.stderr
+    assert "Traceback" not in done.stderr
