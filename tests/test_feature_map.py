@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 
 import suite
 from suite.registry import DTYPES, FEATURE_MAP
-from conftest import assert_feature_maps_close
+from assertions import assert_feature_maps_close
 
 VARIANTS = list(FEATURE_MAP)
 

@@ -7,7 +7,7 @@ import pytest
 import suite
 from suite import reference
 from suite.registry import CONV_POOL, FEATURE_MAP
-from conftest import assert_feature_maps_close
+from assertions import assert_feature_maps_close
 
 X = np.arange(40.0).reshape(5, 8) / 7
 W = np.ones((3, 2, 8)) / 5
