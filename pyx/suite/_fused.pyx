@@ -106,7 +106,7 @@ def conv_pool(const floating[:, :, ::1] x, const floating[:, :, ::1] w,
 
     ``out`` has one row per (sentence, channel) and 1, k or ``chunks`` columns;
     ``tile``, ``scratch`` and ``work`` have one row per thread, sized by ``buffer_sizes``
-    (``work`` needs k columns for k-max pooling).
+    (``work`` needs k columns for k-max pooling, and may have none otherwise).
     """
     cdef Geometry g = make_geometry(x.shape[0], x.shape[1], x.shape[2],
                                     w.shape[0], w.shape[1], w.shape[2])
@@ -117,6 +117,7 @@ def conv_pool(const floating[:, :, ::1] x, const floating[:, :, ::1] w,
     cdef floating* tile_t
     cdef floating* scratch_t
     cdef floating* scratch0 = &scratch[0, 0] if scratch.shape[1] else NULL
+    cdef Py_ssize_t* work0 = &work[0, 0] if work.shape[1] else NULL
     for t in prange(plan.tasks, nogil=True, schedule="static", num_threads=n_threads):
         task = plan_task(plan, g, t)
         if task.g.channels == 0:
@@ -132,4 +133,4 @@ def conv_pool(const floating[:, :, ::1] x, const floating[:, :, ::1] w,
                 activate_pool_row(tile_t + (s * task.g.channels + c) * positions, positions,
                                   activation, method, param,
                                   &out[(task.s0 + s) * g.channels + task.c0 + c, 0],
-                                  &work[tid, 0])
+                                  work0 + tid * work.shape[1] if work0 != NULL else NULL)
