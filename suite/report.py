@@ -360,7 +360,8 @@ def run(settings: Settings, progress: bool = True) -> Report:
                 bar.update()
     for row in rows:
         if row.gflops is not None:
-            row.peak_percent = 100.0 * row.gflops / peaks[row.dtype]
+            # Against what the threads the row used could reach: one GEMM peak per thread.
+            row.peak_percent = 100.0 * row.gflops / (peaks[row.dtype] * row.threads)
     return Report(settings, peaks, rows, environment(torch))
 
 
@@ -422,7 +423,8 @@ def _fmt(value: Optional[float], spec: str) -> str:
 def format_table(report: Report) -> str:
     """The report as plain-text tables, one per section."""
     out = ["GEMM peak, one thread: " + ", ".join(
-        f"{dt} {gf:.1f} GFLOP/s" for dt, gf in report.gemm_gflops.items())]
+        f"{dt} {gf:.1f} GFLOP/s" for dt, gf in report.gemm_gflops.items())
+        + " (% peak: of that peak times the row's threads)"]
     conv = [r for r in report.rows if r.section in ("feature_map", "conv_pool", "baseline")]
     if conv:
         baselines = sorted({k for r in conv for k in r.speedups if k != "feature_map"},
