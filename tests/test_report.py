@@ -54,8 +54,8 @@ def test_quick_report_figures_are_consistent(quick_report):
             workload = WORKLOADS[base].with_width(int(width)) if width else WORKLOADS[base]
             assert r["flops"] == workload.flops()
             assert r["gflops"] == pytest.approx(r["flops"] / r["seconds"] / 1e9, rel=1e-9)
-            assert r["peak_percent"] == pytest.approx(100 * r["gflops"] / peaks[r["dtype"]],
-                                                      rel=1e-9)
+            assert r["peak_percent"] == pytest.approx(
+                100 * r["gflops"] / (peaks[r["dtype"]] * r["threads"]), rel=1e-9)
         assert all(s > 0 for s in r["speedups"].values())
     by_key = {(r["section"], r["workload"], r["dtype"], r["variant"], r["threads"]): r
               for r in timed}
