@@ -6,9 +6,17 @@ with an activation in between, without holding the feature maps of a batch in me
 Each comes in several registered variants (``variants()``), all tested against the
 scipy.signal / NumPy references in ``suite.reference``.
 """
-from suite import reference
+import importlib
+
 from suite._api import conv_pool, feature_map, pool
 from suite.registry import variants
 
 __all__ = ["feature_map", "pool", "conv_pool", "variants", "reference"]
 __version__ = "0.1.0"
+
+
+def __getattr__(name):
+    # scipy.signal takes most of a second to import; only the references need it.
+    if name == "reference":
+        return importlib.import_module("suite.reference")
+    raise AttributeError(f"module 'suite' has no attribute {name!r}")
