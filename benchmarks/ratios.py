@@ -4,7 +4,8 @@ Absolute times from two runs on a shared machine differ by 10-30% with no change
 code.  ``Ratios.track_time_ratio`` times a kernel and its reference,
 ``suite.reference.feature_map`` (``scipy.signal.correlate2d`` per channel), alternately in
 the same process, and reports the median of the per-round ratios kernel / reference: what
-slows the machine down slows both sides of a round alike.  Both run on one thread.
+slows the machine down slows both sides of a round alike.  Both run on one thread; the
+kernel is repeated within a round to last at least ``MIN_TIME``.
 
 ``python benchmarks/ratios.py RUNS`` measures every case in RUNS separate processes and
 prints, per case, the largest over the smallest ratio: the factor the gate must allow on
@@ -18,9 +19,11 @@ import sys
 import time
 
 from suite.registry import DTYPES, FEATURE_MAP
+from suite.timing import calibrate
 
 WORKLOADS = ("utterance", "kim-mr")
 ROUNDS = 15
+MIN_TIME = 0.01   # seconds of kernel calls per round
 
 
 def _inputs(workload, dtype):
@@ -48,16 +51,20 @@ def measure(workload, variant, dtype, rounds=ROUNDS):
         for weights, bias in banks:
             reference.feature_map(x[0], weights, bias)
 
-    kernel(), ref()  # warm up
+    ref()  # warm up
+    # A kernel call can be a hundred times shorter than the reference's: repeat it so that
+    # both sides of a round last about as long, and timer noise weighs on neither.
+    number, _ = calibrate(kernel, min_time=MIN_TIME)
     ratios = []
     for i in range(rounds):
         # Alternate which side goes first, so neither always follows the other.
-        order = (kernel, ref) if i % 2 == 0 else (ref, kernel)
+        order = ((kernel, number), (ref, 1)) if i % 2 == 0 else ((ref, 1), (kernel, number))
         times = {}
-        for f in order:
+        for f, calls in order:
             start = time.perf_counter()
-            f()
-            times[f] = time.perf_counter() - start
+            for _ in range(calls):
+                f()
+            times[f] = (time.perf_counter() - start) / calls
         ratios.append(times[kernel] / times[ref])
     return statistics.median(ratios)
 

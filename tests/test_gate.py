@@ -1,9 +1,12 @@
 """The instruction-count gate: deterministic counts, and asv continuous catching a regression.
 
 The asv cases build real commits made in a throw-away clone, with the command README.md
-gives under "Performance gate"; they share one clone, so one asv environment and one build
-cache.  They are slow (minutes) and marked ``gate``: ``pytest -m "not gate"`` leaves them out.
+gives under "Performance gate".  The clone's asv environments live in this checkout's
+``.asv/env``: created once, shared by both cases, and left for ``.ci/gate``, which then
+finds HEAD already built.  They are slow (minutes) and marked ``gate``:
+``pytest -m "not gate"`` leaves them out.
 """
+import json
 import os
 import re
 import shutil
@@ -61,11 +64,14 @@ def test_cases_cover_the_registry():
 @gate
 @needs_valgrind
 def test_counts_identical_run_to_run():
-    first = instructions.count()
-    second = instructions.count()
+    # Every variant and dtype on the short workload: the heavy loop nests on kim-mr add
+    # minutes under callgrind and nothing to what is being shown.
+    cases = [case for case in instructions.cases() if case[0] == "utterance"]
+    first = instructions.count(cases)
+    second = instructions.count(cases)
     print("first: ", first)
     print("second:", second)
-    assert set(first) == {instructions.case_key(*case) for case in instructions.cases()}
+    assert set(first) == {instructions.case_key(*case) for case in cases}
     assert all(value > 100_000 for value in first.values())
     assert first == second
 
@@ -104,6 +110,11 @@ def clone(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("gate")
     repo = tmp / "repo"
     _git(tmp, "clone", "-q", ROOT, str(repo))
+    config_path = repo / "asv.conf.json"
+    config = json.loads(config_path.read_text())
+    config["env_dir"] = os.path.join(ROOT, ".asv", "env")
+    config_path.write_text(json.dumps(config, indent=4))
+    _git(repo, "update-index", "--assume-unchanged", "asv.conf.json")
     env = dict(os.environ, HOME=str(tmp / "home"))
     env.setdefault("PIP_CACHE_DIR", os.path.join(os.path.expanduser("~"), ".cache", "pip"))
     os.makedirs(env["HOME"])
@@ -151,6 +162,8 @@ def test_gate_fails_a_kernel_doing_ten_percent_more_work(clone):
     status, output = _gate(repo, env, base, head)
     assert status == 1, output
     assert "PERFORMANCE DECREASED" in output, output
-    worse = [line for line in output.splitlines() if line.lstrip().startswith("+")]
+    # asv's table rows: | Change | Before | After | Ratio | Benchmark (Parameter) |
+    worse = [line for line in output.splitlines()
+             if line.startswith("|") and line.split("|")[1].strip() == "+"]
     assert any("track_instructions" in line and "'loops'" in line for line in worse), output
     assert not any("'blas'" in line for line in worse), output
