@@ -23,3 +23,16 @@ class Pinned:
     def teardown(self, *params):
         for limit in reversed(getattr(self, "_limits", [])):
             limit.restore_original_limits()
+
+
+class OnWorkload(Pinned):
+    """Base class: the seeded inputs of the case's ``workload`` and ``dtype`` parameters.
+
+    ``self.x`` is the batch of sentences and ``self.banks`` the ``(weights, bias)`` of each
+    filter bank, from ``Workload.inputs``.
+    """
+
+    def setup(self, *params):
+        super().setup()
+        case = dict(zip(self.param_names, params))
+        self.x, self.banks = WORKLOADS[case["workload"]].inputs(case["dtype"])

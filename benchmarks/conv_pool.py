@@ -3,39 +3,33 @@ import tracemalloc
 
 import suite
 from suite.registry import CONV_POOL
-from suite.workloads import MEMORY_WORKLOADS, WORKLOADS
+from suite.workloads import MEMORY_WORKLOADS
 
-from ._common import DTYPES, THREADED_WORKLOADS, WORKLOAD_NAMES, Pinned
+from ._common import DTYPES, THREADED_WORKLOADS, WORKLOAD_NAMES, OnWorkload, Pinned
 
 THREADED = [name for name, v in CONV_POOL.items() if v.threads]
 # The layer of Kim 2014: ReLU, then max-over-time pooling.
 LAYER = {"activation": "relu", "method": "max"}
 
 
-class ConvPool(Pinned):
+class ConvPool(OnWorkload):
     """``suite.conv_pool`` on one thread, one call per filter bank."""
 
     params = (list(CONV_POOL), WORKLOAD_NAMES, list(DTYPES))
     param_names = ["variant", "workload", "dtype"]
 
-    def setup(self, variant, workload, dtype):
-        super().setup()
-        self.x, self.banks = WORKLOADS[workload].inputs(dtype)
 
     def time_conv_pool(self, variant, workload, dtype):
         for weights, bias in self.banks:
             suite.conv_pool(self.x, weights, bias, variant=variant, n_threads=1, **LAYER)
 
 
-class ConvPoolThreads(Pinned):
+class ConvPoolThreads(OnWorkload):
     """The threaded fused variants on two OpenMP threads (BLAS stays on one)."""
 
     params = (THREADED, THREADED_WORKLOADS, list(DTYPES))
     param_names = ["variant", "workload", "dtype"]
 
-    def setup(self, variant, workload, dtype):
-        super().setup()
-        self.x, self.banks = WORKLOADS[workload].inputs(dtype)
 
     def time_conv_pool_2threads(self, variant, workload, dtype):
         for weights, bias in self.banks:

@@ -6,7 +6,7 @@ from suite import reference, timing
 from suite.registry import FEATURE_MAP
 from suite.workloads import WORKLOADS
 
-from ._common import DTYPES, THREADED_WORKLOADS, WORKLOAD_NAMES, Pinned
+from ._common import DTYPES, THREADED_WORKLOADS, WORKLOAD_NAMES, OnWorkload, Pinned
 
 # fftconvolve broadcasts a batch against a whole bank: on kim-mr-b64 one call takes
 # half a minute, so the FFT reference runs on the batch-1 workloads only.
@@ -14,60 +14,48 @@ FFT_WORKLOADS = [name for name, w in WORKLOADS.items() if w.batch == 1]
 THREADED = [name for name, v in FEATURE_MAP.items() if v.threads]
 
 
-class FeatureMap(Pinned):
+class FeatureMap(OnWorkload):
     """``suite.feature_map`` on one thread, one call per filter bank."""
 
     params = (list(FEATURE_MAP), WORKLOAD_NAMES, list(DTYPES))
     param_names = ["variant", "workload", "dtype"]
 
-    def setup(self, variant, workload, dtype):
-        super().setup()
-        self.x, self.banks = WORKLOADS[workload].inputs(dtype)
 
     def time_feature_map(self, variant, workload, dtype):
         for weights, bias in self.banks:
             suite.feature_map(self.x, weights, bias, variant=variant, n_threads=1)
 
 
-class FeatureMapThreads(Pinned):
+class FeatureMapThreads(OnWorkload):
     """The threaded variants on two OpenMP threads (BLAS stays on one)."""
 
     params = (THREADED, THREADED_WORKLOADS, list(DTYPES))
     param_names = ["variant", "workload", "dtype"]
 
-    def setup(self, variant, workload, dtype):
-        super().setup()
-        self.x, self.banks = WORKLOADS[workload].inputs(dtype)
 
     def time_feature_map_2threads(self, variant, workload, dtype):
         for weights, bias in self.banks:
             suite.feature_map(self.x, weights, bias, variant=variant, n_threads=2)
 
 
-class Correlate2d(Pinned):
+class Correlate2d(OnWorkload):
     """The reference: ``scipy.signal.correlate2d`` per sentence and channel."""
 
     params = (WORKLOAD_NAMES, list(DTYPES))
     param_names = ["workload", "dtype"]
 
-    def setup(self, workload, dtype):
-        super().setup()
-        self.x, self.banks = WORKLOADS[workload].inputs(dtype)
 
     def time_correlate2d(self, workload, dtype):
         for weights, bias in self.banks:
             reference.feature_map(self.x, weights, bias)
 
 
-class FFTConvolve(Pinned):
+class FFTConvolve(OnWorkload):
     """The FFT reference: one ``scipy.signal.fftconvolve(..., axes=(-2, -1))`` per bank."""
 
     params = (FFT_WORKLOADS, list(DTYPES))
     param_names = ["workload", "dtype"]
 
-    def setup(self, workload, dtype):
-        super().setup()
-        self.x, self.banks = WORKLOADS[workload].inputs(dtype)
 
     def time_fftconvolve(self, workload, dtype):
         for weights, bias in self.banks:
