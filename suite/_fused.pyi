@@ -1,5 +1,5 @@
 """Type stubs for the compiled fused kernel (``pyx/suite/_fused.pyx``)."""
-from typing import Dict, Tuple
+from typing import Dict
 
 import numpy as np
 import numpy.typing as npt
@@ -10,8 +10,5 @@ CONVS: Dict[str, int]
 ACTIVATIONS: Dict[str, int]
 METHODS: Dict[str, int]
 
-def buffer_sizes(batch: int, n: int, d: int, channels: int, h: int, w: int,
-                 n_threads: int) -> Tuple[int, int]: ...
 def conv_pool(x: _Array, w: _Array, bias: _Array, out: _Array, conv: int, activation: int,
-              method: int, param: int, tile: _Array, scratch: _Array,
-              work: npt.NDArray[np.intp], n_threads: int) -> None: ...
+              method: int, param: int, n_threads: int) -> None: ...

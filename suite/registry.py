@@ -157,15 +157,9 @@ def _conv_pool_runner(conv_name):
         name = conv_name
         if name == "auto":
             name = choose_feature_map(x.shape, w.shape, out.dtype, n_threads)
-        threads = n_threads if FEATURE_MAP[name].threads else 1
-        tile, scratch = _fused.buffer_sizes(*x.shape, *w.shape, threads)
-        if name != "blas":
-            scratch = 0
-        _CONV_POOL[out.dtype](
-            x, w, bias, out, _CONV_CODES[name], ACTIVATIONS[activation],
-            _fused.METHODS[method], param, np.empty((threads, tile), out.dtype),
-            np.empty((threads, scratch), out.dtype), np.empty((threads, param), np.intp),
-            threads)
+        _CONV_POOL[out.dtype](x, w, bias, out, _CONV_CODES[name], ACTIVATIONS[activation],
+                              _fused.METHODS[method], param,
+                              n_threads if FEATURE_MAP[name].threads else 1)
     return run
 
 

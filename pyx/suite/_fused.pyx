@@ -3,10 +3,12 @@
 The work is cut into the same (batch slice, channel block) tasks as the parallel feature
 map; each task's feature maps go to a small per-thread tile that is activated and pooled
 while it is still in cache, so the feature maps of the whole batch never exist at once.
+The tiles are plain C memory owned by the call: no Python objects on the way.
 """
 from cython cimport floating
 from cython.parallel cimport prange, threadid
 from libc.math cimport expm1, expm1f, tanh, tanhf
+from libc.stdlib cimport free, malloc
 
 from suite._conv cimport (Geometry, Plan, Task, blas_scratch_size, fmap_blas, fmap_loops,
                           fmap_seed, fmap_tiles, make_geometry, make_plan, plan_task)
@@ -89,48 +91,48 @@ cdef void conv_task(int conv, Geometry g, const floating* x, const floating* w,
         fmap_blas(g, x, w, bias, tile, scratch)
 
 
-def buffer_sizes(Py_ssize_t batch, Py_ssize_t n, Py_ssize_t d, Py_ssize_t channels,
-                 Py_ssize_t h, Py_ssize_t w, int n_threads):
-    """Per-thread ``(tile, scratch)`` elements that ``conv_pool`` needs."""
-    cdef Geometry g = make_geometry(batch, n, d, channels, h, w)
-    cdef Plan plan = make_plan(g, n_threads)
-    cdef Geometry first = plan_task(plan, g, 0).g
-    return first.batch * first.channels * g.m * g.p, blas_scratch_size(first)
-
-
 def conv_pool(const floating[:, :, ::1] x, const floating[:, :, ::1] w,
               const floating[::1] bias, floating[:, ::1] out, int conv, int activation,
-              int method, Py_ssize_t param, floating[:, ::1] tile, floating[:, ::1] scratch,
-              Py_ssize_t[:, ::1] work, int n_threads):
+              int method, Py_ssize_t param, int n_threads):
     """Fill ``out[s * channels + c]`` with the pooled, activated map of ``x[s]`` and ``w[c]``.
 
-    ``out`` has one row per (sentence, channel) and 1, k or ``chunks`` columns;
-    ``tile``, ``scratch`` and ``work`` have one row per thread, sized by ``buffer_sizes``
-    (``work`` needs k columns for k-max pooling, and may have none otherwise).
+    ``out`` has one row per (sentence, channel) and 1, k or ``chunks`` columns.  Each
+    thread gets a tile for one task's feature maps (plus GEMM scratch for the ``blas``
+    core, and k positions for k-max pooling), allocated here in one block.
     """
     cdef Geometry g = make_geometry(x.shape[0], x.shape[1], x.shape[2],
                                     w.shape[0], w.shape[1], w.shape[2])
     cdef Plan plan = make_plan(g, n_threads)
-    cdef Py_ssize_t positions = g.m * g.p, width = out.shape[1]
+    cdef Geometry first = plan_task(plan, g, 0).g
+    cdef Py_ssize_t positions = g.m * g.p
+    cdef Py_ssize_t tile_size = first.batch * first.channels * positions
+    cdef Py_ssize_t scratch_size = blas_scratch_size(first) if conv == CONV_BLAS else 0
+    cdef Py_ssize_t per_thread = tile_size + scratch_size
     cdef Py_ssize_t t, s, c, tid
     cdef Task task
     cdef floating* tile_t
-    cdef floating* scratch_t
-    cdef floating* scratch0 = &scratch[0, 0] if scratch.shape[1] else NULL
-    cdef Py_ssize_t* work0 = &work[0, 0] if work.shape[1] else NULL
-    for t in prange(plan.tasks, nogil=True, schedule="static", num_threads=n_threads):
-        task = plan_task(plan, g, t)
-        if task.g.channels == 0:
-            continue
-        tid = threadid()
-        tile_t = &tile[tid, 0]
-        scratch_t = scratch0 + tid * scratch.shape[1] if scratch0 != NULL else NULL
-        task.g.out_batch_stride = task.g.channels * positions
-        conv_task(conv, task.g, &x[task.s0, 0, 0], &w[task.c0, 0, 0], &bias[task.c0],
-                  tile_t, scratch_t)
-        for s in range(task.g.batch):
-            for c in range(task.g.channels):
-                activate_pool_row(tile_t + (s * task.g.channels + c) * positions, positions,
-                                  activation, method, param,
-                                  &out[(task.s0 + s) * g.channels + task.c0 + c, 0],
-                                  work0 + tid * work.shape[1] if work0 != NULL else NULL)
+    cdef floating* buffers = <floating*>malloc(n_threads * per_thread * sizeof(floating))
+    cdef Py_ssize_t* work = <Py_ssize_t*>malloc(n_threads * max(param, 1) * sizeof(Py_ssize_t))
+    if buffers == NULL or work == NULL:
+        free(buffers)
+        free(work)
+        raise MemoryError(f"conv_pool needs {n_threads * per_thread} floats of scratch")
+    try:
+        for t in prange(plan.tasks, nogil=True, schedule="static", num_threads=n_threads):
+            task = plan_task(plan, g, t)
+            if task.g.channels == 0:
+                continue
+            tid = threadid()
+            tile_t = buffers + tid * per_thread
+            task.g.out_batch_stride = task.g.channels * positions
+            conv_task(conv, task.g, &x[task.s0, 0, 0], &w[task.c0, 0, 0], &bias[task.c0],
+                      tile_t, tile_t + tile_size)
+            for s in range(task.g.batch):
+                for c in range(task.g.channels):
+                    activate_pool_row(tile_t + (s * task.g.channels + c) * positions,
+                                      positions, activation, method, param,
+                                      &out[(task.s0 + s) * g.channels + task.c0 + c, 0],
+                                      work + tid * max(param, 1))
+    finally:
+        free(buffers)
+        free(work)
