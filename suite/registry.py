@@ -217,7 +217,7 @@ def variants() -> Dict[str, Dict[str, Variant]]:
     --------
     >>> import suite
     >>> sorted(suite.variants()["feature_map"])
-    ['auto', 'blas', 'loops', 'parallel', 'seed']
+    ['auto', 'blas', 'loops', 'parallel', 'seed', 'tiles']
     """
     return {"feature_map": dict(FEATURE_MAP), "pool": dict(POOL),
             "conv_pool": dict(CONV_POOL)}
