@@ -1,23 +1,19 @@
-"""Fused convolution + activation + pooling, and its peak memory against separate steps."""
+"""Fused convolution + activation + pooling, and its memory against separate steps."""
 import tracemalloc
 
 import suite
-from suite.registry import CONV_POOL
-from suite.workloads import MEMORY_WORKLOADS
 
-from ._common import DTYPES, THREADED_WORKLOADS, WORKLOAD_NAMES, OnWorkload, Pinned
-
-THREADED = [name for name, v in CONV_POOL.items() if v.threads]
-# The layer of Kim 2014: ReLU, then max-over-time pooling.
-LAYER = {"activation": "relu", "method": "max"}
+from ._common import (BATCHED_WORKLOADS, DTYPES, FEATURE_MAP_VARIANTS, LAYER, MEMORY_WORKLOADS,
+                      THREADED_VARIANTS, WORKLOADS, OnWorkload, Pinned, inputs, relu)
 
 
 class ConvPool(OnWorkload):
-    """``suite.conv_pool`` on one thread, one call per filter bank."""
+    """``suite.conv_pool`` on one thread, one call per filter bank: ReLU, then max."""
 
-    params = (list(CONV_POOL), WORKLOAD_NAMES, list(DTYPES))
+    kernel = "conv_pool"
+    params = (list(FEATURE_MAP_VARIANTS), list(WORKLOADS), list(DTYPES))
     param_names = ["variant", "workload", "dtype"]
-
+    version = "1"
 
     def time_conv_pool(self, variant, workload, dtype):
         for weights, bias in self.banks:
@@ -27,9 +23,10 @@ class ConvPool(OnWorkload):
 class ConvPoolThreads(OnWorkload):
     """The threaded fused variants on two OpenMP threads (BLAS stays on one)."""
 
-    params = (THREADED, THREADED_WORKLOADS, list(DTYPES))
+    kernel = "conv_pool"
+    params = (list(THREADED_VARIANTS), list(BATCHED_WORKLOADS), list(DTYPES))
     param_names = ["variant", "workload", "dtype"]
-
+    version = "1"
 
     def time_conv_pool_2threads(self, variant, workload, dtype):
         for weights, bias in self.banks:
@@ -48,14 +45,12 @@ class _Layer(Pinned):
 
     def setup(self, workload, dtype):
         super().setup()
-        self.x, self.banks = MEMORY_WORKLOADS[workload].inputs(dtype)
-        self.activate = suite.reference.activate  # imported here, not while measured
+        self.x, self.banks = inputs(MEMORY_WORKLOADS[workload], dtype)
 
     def unfused(self):
         maps = [suite.feature_map(self.x, weights, bias, n_threads=1)
                 for weights, bias in self.banks]
-        return [suite.pool(self.activate(m, LAYER["activation"]), LAYER["method"])
-                for m in maps]
+        return [suite.pool(relu(m), LAYER["method"]) for m in maps]
 
     def fused(self):
         return [suite.conv_pool(self.x, weights, bias, n_threads=1, **LAYER)
@@ -64,6 +59,8 @@ class _Layer(Pinned):
 
 class PeakMemory(_Layer):
     """Peak resident memory of the process running each layer."""
+
+    version = "1"
 
     def peakmem_feature_map_then_pool(self, workload, dtype):
         self.unfused()
@@ -90,6 +87,8 @@ def _allocated_peak(fn):
 
 class AllocatedMemory(_Layer):
     """Bytes each layer allocates beyond its inputs, and the fused layer's fraction."""
+
+    version = "1"
 
     def track_allocated_feature_map_then_pool(self, workload, dtype):
         return _allocated_peak(self.unfused)

@@ -30,9 +30,15 @@ import subprocess
 import sys
 import tempfile
 
-from suite.registry import DTYPES, FEATURE_MAP
+if __package__:
+    from ._common import DTYPES, FEATURE_MAP_VARIANTS, WORKLOADS, inputs
+else:  # run as a script, or as the driver under valgrind
+    # Appended: the build under test, installed or on PYTHONPATH, must win over the
+    # source tree beside this directory.
+    sys.path.append(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    from benchmarks._common import DTYPES, FEATURE_MAP_VARIANTS, WORKLOADS, inputs
 
-#: The workloads counted: the batch-1 latency cases of ``suite.workloads.WORKLOADS``.
+#: The workloads counted: the batch-1 latency cases.
 COUNTED_WORKLOADS = ("utterance", "kim-mr")
 
 #: Environment of the counting process: one thread everywhere, a fixed hash seed.
@@ -55,16 +61,18 @@ def case_key(workload, variant, dtype):
 
 
 def cases():
-    """Every counted case: ``(workload, variant, dtype)`` from the registry and workloads.
+    """Every counted case the build under test can run: ``(workload, variant, dtype)``.
 
     Returns
     -------
     list of tuple of str
     """
+    import suite
+    registered = suite.variants()["feature_map"]
     return [(workload, name, dtype)
             for workload in COUNTED_WORKLOADS
-            for name, variant in FEATURE_MAP.items()
-            for dtype in DTYPES if dtype in variant.dtypes]
+            for name in FEATURE_MAP_VARIANTS if name in registered
+            for dtype in DTYPES]
 
 
 def unavailable():
@@ -186,11 +194,9 @@ def _drive(selected):
     """Run under callgrind: each case once inside the counted region, in order."""
     import suite
     from suite._callgrind import counted
-    from suite.workloads import WORKLOADS
 
     for workload, variant, dtype in selected:
-        spec = WORKLOADS[workload]
-        x, banks = spec.inputs(dtype)
+        x, banks = inputs(WORKLOADS[workload], dtype)
 
         def calls(x=x, banks=banks, variant=variant):
             for weights, bias in banks:
@@ -199,7 +205,7 @@ def _drive(selected):
         # Once uncounted first, on the first rows only (same filters, dtype and code
         # paths): what happens once per process (the CPU dispatch, lazy imports) is not
         # the kernel's cost.
-        calls(x[:, :max(h for _, h, _ in spec.banks) + 1])
+        calls(x[:, :max(weights.shape[1] for weights, _ in banks) + 1])
         counted(calls)
 
 
@@ -207,7 +213,7 @@ class Instructions:
     """Instructions of one workload's ``feature_map`` calls, per variant and dtype."""
 
     unit = "instructions"
-    params = [list(COUNTED_WORKLOADS), list(FEATURE_MAP), list(DTYPES)]
+    params = [list(COUNTED_WORKLOADS), list(FEATURE_MAP_VARIANTS), list(DTYPES)]
     param_names = ["workload", "variant", "dtype"]
     timeout = 900
 
@@ -223,7 +229,7 @@ class Instructions:
         if "skip" in counts:
             raise NotImplementedError(counts["skip"])
         if case_key(workload, variant, dtype) not in counts:
-            raise NotImplementedError(f"variant {variant!r} has no {dtype} kernel")
+            raise NotImplementedError(f"this build has no feature_map variant {variant!r}")
 
     def track_instructions(self, counts, workload, variant, dtype):
         return counts[case_key(workload, variant, dtype)]

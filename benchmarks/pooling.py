@@ -1,22 +1,22 @@
-"""Pooling: every registered method against its NumPy reference, on batch feature maps."""
+"""Pooling: every method against its NumPy reference, on stand-in batch feature maps."""
 import suite
-from suite import reference
-from suite.registry import POOL
-from suite.workloads import WORKLOADS, pool_kwargs
 
-from ._common import DTYPES, THREADED_WORKLOADS, Pinned
+from ._common import (BATCHED_WORKLOADS, DTYPES, POOL_ARGS, POOL_METHODS, WORKLOADS, Pinned,
+                      maps, numpy_pool, require)
 
 
 class Pool(Pinned):
-    """``suite.pool`` and ``suite.reference.pool`` on the maps of each bank."""
+    """``suite.pool`` and the NumPy pooling on the maps of each bank."""
 
-    params = (list(POOL), THREADED_WORKLOADS, list(DTYPES))
+    params = (list(POOL_METHODS), list(BATCHED_WORKLOADS), list(DTYPES))
     param_names = ["method", "workload", "dtype"]
+    version = "1"
 
     def setup(self, method, workload, dtype):
+        require("pool", method)
         super().setup()
-        self.maps = WORKLOADS[workload].maps(dtype)
-        self.kwargs = pool_kwargs(method)
+        self.maps = maps(WORKLOADS[workload], dtype)
+        self.kwargs = POOL_ARGS.get(method, {})
 
     def time_pool(self, method, workload, dtype):
         for fmap in self.maps:
@@ -24,4 +24,4 @@ class Pool(Pinned):
 
     def time_numpy_pool(self, method, workload, dtype):
         for fmap in self.maps:
-            reference.pool(fmap, method, **self.kwargs)
+            numpy_pool(fmap, method, **self.kwargs)

@@ -2,89 +2,68 @@
 
 Absolute times from two runs on a shared machine differ by 10-30% with no change in the
 code.  ``Ratios.track_time_ratio`` times a kernel and its reference,
-``suite.reference.feature_map`` (``scipy.signal.correlate2d`` per channel), alternately in
-the same process, and reports the median of the per-round ratios kernel / reference: what
-slows the machine down slows both sides of a round alike.  Both run on one thread; the
-kernel is repeated within a round to last at least ``MIN_TIME``.
+``scipy.signal.correlate2d`` per channel, in turn in the same process (``interleaved``)
+and reports the median of the per-round ratios kernel / reference: what slows the machine
+down slows both sides of a round alike.  Both run on one thread; each side is repeated
+within a round to last at least ``MIN_TIME``.  The report's "x correlate2d" column is the
+reciprocal of the same figure.
 
 ``python benchmarks/ratios.py RUNS`` measures every case in RUNS separate processes and
 prints, per case, the largest over the smallest ratio: the factor the gate must allow on
-this machine (see README.md, "Performance gate").
+this machine (see benchmarks/README.md, "Wall-clock gate").
 """
 import json
 import os
-import statistics
 import subprocess
 import sys
-import time
 
-from suite.registry import DTYPES, FEATURE_MAP
-from suite.timing import calibrate
+if __package__:
+    from ._common import (DTYPES, FEATURE_MAP_VARIANTS, WORKLOADS, Pinned, correlate2d,
+                          inputs, interleaved, ratio, require)
+else:  # run as a script
+    # Appended: the build under test, installed or on PYTHONPATH, must win over the
+    # source tree beside this directory.
+    sys.path.append(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    from benchmarks._common import (DTYPES, FEATURE_MAP_VARIANTS, WORKLOADS, Pinned,
+                                    correlate2d, inputs, interleaved, ratio, require)
 
-WORKLOADS = ("utterance", "kim-mr")
+COUNTED_WORKLOADS = ("utterance", "kim-mr")
 ROUNDS = 15
-MIN_TIME = 0.01   # seconds of kernel calls per round
-
-
-def _inputs(workload, dtype):
-    from suite.workloads import WORKLOADS as ALL
-    return ALL[workload].inputs(dtype)
+MIN_TIME = 0.01   # seconds of calls per sample
 
 
 def measure(workload, variant, dtype, rounds=ROUNDS):
-    """Median over ``rounds`` of (kernel time / reference time), measured back to back.
+    """Median over ``rounds`` of (kernel time / correlate2d time), taken in turn.
 
     Returns
     -------
     float
     """
     import suite
-    from suite import reference
 
-    x, banks = _inputs(workload, dtype)
+    x, banks = inputs(WORKLOADS[workload], dtype)
 
     def kernel():
         for weights, bias in banks:
             suite.feature_map(x, weights, bias, variant=variant, n_threads=1)
 
-    def ref():
-        for weights, bias in banks:
-            reference.feature_map(x[0], weights, bias)
-
-    ref()  # warm up
-    # A kernel call can be a hundred times shorter than the reference's: repeat it so that
-    # both sides of a round last about as long, and timer noise weighs on neither.
-    number, _ = calibrate(kernel, min_time=MIN_TIME)
-    ratios = []
-    for i in range(rounds):
-        # Alternate which side goes first, so neither always follows the other.
-        order = ((kernel, number), (ref, 1)) if i % 2 == 0 else ((ref, 1), (kernel, number))
-        times = {}
-        for f, calls in order:
-            start = time.perf_counter()
-            for _ in range(calls):
-                f()
-            times[f] = (time.perf_counter() - start) / calls
-        ratios.append(times[kernel] / times[ref])
-    return statistics.median(ratios)
+    times = interleaved({"kernel": kernel, "reference": lambda: correlate2d(x, banks)},
+                        rounds, MIN_TIME)
+    return ratio(times, "kernel", "reference")
 
 
-class Ratios:
+class Ratios(Pinned):
     """Wall-clock time of a workload's ``feature_map`` calls over scipy's, same process."""
 
     unit = "ratio"
-    params = [list(WORKLOADS), list(FEATURE_MAP), list(DTYPES)]
+    params = [list(COUNTED_WORKLOADS), list(FEATURE_MAP_VARIANTS), list(DTYPES)]
     param_names = ["workload", "variant", "dtype"]
     timeout = 300
+    version = "2"
 
     def setup(self, workload, variant, dtype):
-        if dtype not in FEATURE_MAP[variant].dtypes:
-            raise NotImplementedError(f"variant {variant!r} has no {dtype} kernel")
-        from threadpoolctl import threadpool_limits
-        self._limits = threadpool_limits(limits=1)
-
-    def teardown(self, workload, variant, dtype):
-        self._limits.restore_original_limits()
+        require("feature_map", variant)
+        super().setup()
 
     def track_time_ratio(self, workload, variant, dtype):
         return measure(workload, variant, dtype)
@@ -92,10 +71,12 @@ class Ratios:
 
 def _one_run():
     from threadpoolctl import threadpool_limits
+
+    import suite
     with threadpool_limits(limits=1):
-        return {f"{w}/{v}/{d}": measure(w, v, d)
-                for w in WORKLOADS for v in FEATURE_MAP for d in DTYPES
-                if d in FEATURE_MAP[v].dtypes}
+        return {f"{w}/{v}/{d}": measure(w, v, d) for w in COUNTED_WORKLOADS
+                for v in FEATURE_MAP_VARIANTS for d in DTYPES
+                if v in suite.variants()["feature_map"]}
 
 
 if __name__ == "__main__":
