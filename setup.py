@@ -8,6 +8,9 @@ Environment switches:
     compile with bounds and initialisation checks, for debugging.
 
 OpenMP is used when the compiler accepts ``-fopenmp``; without it ``prange`` runs serially.
+
+Every build records the commit it comes from in ``suite/version.py`` (git-ignored), as
+``numpy.version.git_revision`` does; an sdist carries the record of its checkout.
 """
 import os
 import shutil
@@ -21,6 +24,35 @@ from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 MODULES = ["_conv", "_pool", "_fused", "_callgrind"]
+ROOT = os.path.dirname(os.path.abspath(__file__))
+VERSION_MODULE = os.path.join(ROOT, "suite", "version.py")
+
+
+def _git(*args):
+    return subprocess.run(["git", *args], cwd=ROOT, check=True, capture_output=True,
+                          text=True).stdout.strip()
+
+
+def write_version_module():
+    """Write the commit and whether the tracked files differ from it to ``suite/version.py``.
+
+    Outside a git checkout of this project (an unpacked sdist) the module the sdist
+    carries is kept.
+    """
+    try:
+        if os.path.realpath(_git("rev-parse", "--show-toplevel")) != os.path.realpath(ROOT):
+            raise OSError("not the project's own checkout")
+        revision = _git("rev-parse", "HEAD")
+        dirty = bool(_git("status", "--porcelain", "--untracked-files=no"))
+    except (OSError, subprocess.CalledProcessError):
+        if os.path.exists(VERSION_MODULE):
+            return
+        revision, dirty = None, None
+    with open(VERSION_MODULE, "w") as f:
+        f.write('"""The commit this build of suite was made from (written by setup.py)."""\n\n'
+                f"git_revision = {revision!r}\n"
+                "# Whether tracked files differed from that commit when it was built.\n"
+                f"dirty = {dirty!r}\n")
 
 
 def _flag(name):
@@ -77,6 +109,7 @@ extensions = [
     for name in MODULES
 ]
 
+write_version_module()
 setup(
     ext_modules=cythonize(extensions, include_path=["pyx"], compiler_directives=directives),
     cmdclass={"build_ext": BuildExt},

@@ -1,9 +1,9 @@
 """The instruction-count gate: deterministic counts, and asv continuous catching a regression.
 
-The asv cases build real commits made in a throw-away clone, with the command README.md
-gives under "Performance gate".  The clone's asv environments live in this checkout's
-``.asv/env``: created once, shared by both cases, and left for ``.ci/gate``, which then
-finds HEAD already built.  They are slow (minutes) and marked ``gate``:
+The asv cases build real commits made in a throw-away clone, with the command
+benchmarks/README.md gives under "Performance gate".  The clone's asv environments live in
+this checkout's ``.asv/env``: created once, shared by both cases, and left for
+``.ci/gate``, which then finds HEAD already built.  They are slow (minutes) and marked ``gate``:
 ``pytest -m "not gate"`` leaves them out.
 """
 import json
@@ -24,13 +24,14 @@ gate = pytest.mark.gate
 
 
 def _readme_command(base, head):
-    """The gate command from README.md's "Performance gate" section, for base and head."""
-    with open(os.path.join(ROOT, "README.md")) as f:
+    """The gate command from benchmarks/README.md's "Performance gate", for base and head."""
+    with open(os.path.join(ROOT, "benchmarks", "README.md")) as f:
         text = f.read()
     section = text.split("## Performance gate", 1)[1].split("\n## ", 1)[0]
     lines = [line.strip() for line in section.splitlines()
              if line.strip().startswith("asv continuous") and "<base>" in line]
-    assert lines, "README.md's Performance gate section gives no `asv continuous` command"
+    assert lines, ("benchmarks/README.md's Performance gate section gives no "
+                   "`asv continuous` command")
     return lines[0].replace("<base>", base).replace("<head>", head).split()
 
 
