@@ -9,12 +9,12 @@ from __future__ import annotations
 import contextlib
 import statistics
 import time
-from typing import Callable, Dict, Iterator, List, Mapping, Optional, Tuple
+from typing import Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
 __all__ = ["single_threaded", "calibrate", "samples", "measure", "median_time", "interleaved",
-           "gemm_gflops", "workload_calls", "sentence_sample"]
+           "speedup", "gemm_gflops", "workload_calls", "sentence_sample"]
 
 
 @contextlib.contextmanager
@@ -155,6 +155,20 @@ def interleaved(fns: Mapping[str, Callable[[], object]], repeat: int = 5,
         for name, fn in fns.items():
             times[name] += samples(fn, numbers[name], 1)
     return times
+
+
+def speedup(baseline: Sequence[float], contender: Sequence[float]) -> float:
+    """How many times faster ``contender`` ran than ``baseline``, round by round.
+
+    The median over rounds of baseline time / contender time, the samples of each round
+    taken in turn (:func:`interleaved`): a slow patch of the machine slows both sides of
+    a round, so it cancels out of that round's ratio.  The asv wall-clock gate
+    (``benchmarks/ratios.py``) reports the reciprocal of the same figure.
+    """
+    if len(baseline) != len(contender) or not baseline:
+        raise ValueError(f"need as many samples of each, at least one; got {len(baseline)} "
+                         f"and {len(contender)}")
+    return statistics.median(b / c for b, c in zip(baseline, contender))
 
 
 def gemm_gflops(dtype: str = "float64", size: int = 1024, repeat: int = 3) -> float:

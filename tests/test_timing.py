@@ -72,3 +72,19 @@ def np_zeros():
 
 def test_gemm_gflops_is_positive():
     assert timing.gemm_gflops("float32", size=64, repeat=1) > 0
+
+
+def test_speedup_is_the_median_of_the_per_round_ratios():
+    # Rounds 2/1, 4/1 and 9/3: the median ratio is 3, the ratio of the medians 4.
+    assert timing.speedup([2.0, 4.0, 9.0], [1.0, 1.0, 3.0]) == 3.0
+    with pytest.raises(ValueError, match="as many samples"):
+        timing.speedup([1.0, 2.0], [1.0])
+
+
+def test_tables_right_align_columns_of_numbers():
+    from suite.report.tables import _table
+    lines = _table(["name", "ms", "x"], [["loops", "17.585", "-"],
+                                         ["tiles", "0.859", "31.99"]]).splitlines()
+    assert lines[0] == "name       ms      x"
+    assert lines[2] == "loops  17.585      -"
+    assert lines[3] == "tiles   0.859  31.99"

@@ -1,4 +1,4 @@
-"""The report of ``python -m suite run``: every variant against the references, on this machine.
+"""The measurements of ``python -m suite run``: every variant against the references.
 
 For each selected workload and dtype the report first checks every variant's output
 against ``suite.reference`` (a wrong kernel is marked FAILED and is not timed), then times
@@ -10,25 +10,23 @@ puts each GFLOP/s figure in proportion.
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import json
-import os
-import platform
 import statistics
-import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Dict, Iterable, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional
 
 import numpy as np
 
 import suite
 from suite import reference, timing
 from suite.registry import CONV_POOL, DTYPES, FEATURE_MAP, POOL
+from suite.report.environment import environment
+from suite.report.peers import torch_calls, torch_or_none
 from suite.workloads import WORKLOADS, Workload, pool_kwargs
 
-__all__ = ["Row", "Settings", "Report", "run", "format_table", "write_json", "write_plot"]
+__all__ = ["Row", "Settings", "Report", "run", "write_json"]
 
 # The layer of Kim 2014, used for the fused kernel: ReLU, then max-over-time pooling.
 LAYER = {"activation": "relu", "method": "max"}
@@ -138,38 +136,6 @@ def _check(fn: Callable[[], list], want: list, dtype: str):
     return "FAILED", "output differs from the reference", None
 
 
-# -- optional PyTorch baseline -------------------------------------------------------------
-
-def _torch():
-    try:
-        return importlib.import_module("torch")
-    except ImportError:
-        return None
-
-
-def _torch_calls(torch, workload: Workload, x: np.ndarray, banks) -> Callable[[], list]:
-    """``conv1d`` over (batch, d, n) for full-width banks, ``conv2d`` otherwise.
-
-    Inputs are converted to PyTorch's layout before timing, as a model keeps them.
-    """
-    f = torch.nn.functional
-    calls = []
-    for weights, bias in banks:
-        tb = torch.from_numpy(bias)
-        if weights.shape[2] == workload.d:
-            tx = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 2, 1)))
-            tw = torch.from_numpy(np.ascontiguousarray(weights.transpose(0, 2, 1)))
-            calls.append((f.conv1d, tx, tw, tb))
-        else:
-            calls.append((f.conv2d, torch.from_numpy(x[:, None]),
-                          torch.from_numpy(np.ascontiguousarray(weights[:, None])), tb))
-
-    def run():
-        with torch.no_grad():
-            return [conv(tx, tw, tb) for conv, tx, tw, tb in calls]
-    return run
-
-
 # -- the run -----------------------------------------------------------------------------
 
 def _plan(settings: Settings):
@@ -213,7 +179,7 @@ def _conv_group(wl: Workload, dtype: str, settings: Settings, torch) -> List[Row
         baselines["fftconvolve"] = (timing.workload_calls(reference.feature_map_fft, x, banks),
                                     1.0)
     if torch is not None:
-        baselines["torch"] = (_torch_calls(torch, wl, x, banks), 1.0)
+        baselines["torch"] = (torch_calls(torch, x, banks), 1.0)
     for name, (call, _) in baselines.items():
         contenders[f"baseline/{name}/1"] = call
     with timing.single_threaded():
@@ -234,21 +200,21 @@ def _conv_group(wl: Workload, dtype: str, settings: Settings, torch) -> List[Row
         if row.status == "passed":
             row.samples = times[f"{row.section}/{row.variant}/{row.threads}"]
     rows += base_rows
-    medians = {}
+    timed = {}
     for row in rows:
         if row.samples:
             row.seconds = statistics.median(row.samples)
             row.gflops = row.flops / row.seconds / 1e9
-            medians[(row.section, row.variant, row.threads)] = row.seconds
+            timed[(row.section, row.variant, row.threads)] = row.samples
     for row in rows:
         if row.seconds is None:
             continue
         for name in baselines:
             if row.section != "baseline" or row.variant != name:
-                row.speedups[name] = medians[("baseline", name, 1)] / row.seconds
-        if row.section == "conv_pool" and ("feature_map", row.variant, row.threads) in medians:
-            row.speedups["feature_map"] = \
-                medians[("feature_map", row.variant, row.threads)] / row.seconds
+                row.speedups[name] = timing.speedup(timed["baseline", name, 1], row.samples)
+        if row.section == "conv_pool" and ("feature_map", row.variant, row.threads) in timed:
+            row.speedups["feature_map"] = timing.speedup(
+                timed["feature_map", row.variant, row.threads], row.samples)
     return rows
 
 
@@ -277,7 +243,7 @@ def _pool_group(wl: Workload, dtype: str, settings: Settings) -> List[Row]:
         if row.status == "passed":
             row.samples = times[row.variant]
             row.seconds = statistics.median(row.samples)
-            row.speedups["numpy"] = statistics.median(times["numpy/" + row.variant]) / row.seconds
+            row.speedups["numpy"] = timing.speedup(times["numpy/" + row.variant], row.samples)
     return rows
 
 
@@ -310,7 +276,8 @@ def _width_group(wl: Workload, dtype: str, settings: Settings) -> List[Row]:
                 row.seconds = statistics.median(row.samples)
                 row.gflops = row.flops / row.seconds / 1e9
         if len(times) == 2:
-            case_rows[1].speedups["loops"] = case_rows[0].seconds / case_rows[1].seconds
+            case_rows[1].speedups["loops"] = timing.speedup(case_rows[0].samples,
+                                                            case_rows[1].samples)
         rows += case_rows
     return rows
 
@@ -331,7 +298,7 @@ def run(settings: Settings, progress: bool = True) -> Report:
     """
     from tqdm import tqdm
 
-    torch = _torch()
+    torch = torch_or_none()
     plan = _plan(settings)
     pool_plan = [(wl, dt) for wl, dt in plan if wl.batch > 1]
     width_plan = [(wl, dt) for wl, dt in plan
@@ -365,153 +332,7 @@ def run(settings: Settings, progress: bool = True) -> Report:
     return Report(settings, peaks, rows, environment(torch))
 
 
-# -- environment ---------------------------------------------------------------------------
-
-def _version(module: str) -> Optional[str]:
-    try:
-        from importlib.metadata import version
-        return version(module)
-    except Exception:
-        return None
-
-
-def _cpu_model() -> Optional[str]:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or None
-
-
-def _git_commit() -> Optional[dict]:
-    here = os.path.dirname(os.path.abspath(__file__))
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True,
-                                text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                               cwd=here, capture_output=True, text=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return {"commit": commit, "dirty": bool(dirty.strip())}
-
-
-def environment(torch=None) -> Dict[str, object]:
-    """The machine, library versions, BLAS and OpenMP libraries, and git commit of this run."""
-    from threadpoolctl import threadpool_info
-    from suite.registry import default_threads
-    return {
-        "machine": {"platform": platform.platform(), "cpu": _cpu_model(),
-                    "cores": default_threads(), "python": platform.python_version()},
-        "versions": {"textcnn-suite": suite.__version__, "numpy": np.__version__,
-                     "scipy": _version("scipy"), "Cython": _version("Cython"),
-                     "threadpoolctl": _version("threadpoolctl"),
-                     "torch": None if torch is None else torch.__version__},
-        "threadpools": threadpool_info(),
-        "git": _git_commit(),
-    }
-
-
-# -- output --------------------------------------------------------------------------------
-
-def _fmt(value: Optional[float], spec: str) -> str:
-    return "-" if value is None else format(value, spec)
-
-
-def format_table(report: Report) -> str:
-    """The report as plain-text tables, one per section."""
-    out = ["GEMM peak, one thread: " + ", ".join(
-        f"{dt} {gf:.1f} GFLOP/s" for dt, gf in report.gemm_gflops.items())
-        + " (% peak: of that peak times the row's threads)"]
-    conv = [r for r in report.rows if r.section in ("feature_map", "conv_pool", "baseline")]
-    if conv:
-        baselines = sorted({k for r in conv for k in r.speedups if k != "feature_map"},
-                           key=["correlate2d", "fftconvolve", "torch"].index)
-        head = (["workload", "kernel", "variant", "dtype", "thr", "check", "median ms",
-                 "GFLOP/s", "% peak"] + [f"x {b}" for b in baselines] + ["x feature_map"])
-        body = []
-        for r in conv:
-            body.append([r.workload, r.section, r.variant, r.dtype, str(r.threads), r.status,
-                         _fmt(r.seconds and r.seconds * 1e3, ".3f"), _fmt(r.gflops, ".2f"),
-                         _fmt(r.peak_percent, ".1f")]
-                        + [_fmt(r.speedups.get(b), ".2f") for b in baselines]
-                        + [_fmt(r.speedups.get("feature_map"), ".2f")])
-        out += ["", "Feature maps and fused conv+pool (x B: B's time / this row's time)",
-                _table(head, body)]
-    pool = [r for r in report.rows if r.section == "pool"]
-    if pool:
-        head = ["workload", "method", "dtype", "check", "median ms", "x numpy"]
-        body = [[r.workload, r.variant, r.dtype, r.status, _fmt(r.seconds and r.seconds * 1e3,
-                 ".3f"), _fmt(r.speedups.get("numpy"), ".2f")] for r in pool]
-        out += ["", "Pooling of the batch feature maps against the NumPy reference",
-                _table(head, body)]
-    width = [r for r in report.rows if r.section == "width"]
-    if width:
-        head = ["workload", "variant", "dtype", "check", "median ms", "GFLOP/s", "x loops"]
-        body = [[r.workload, r.variant, r.dtype, r.status, _fmt(r.seconds and r.seconds * 1e3,
-                 ".3f"), _fmt(r.gflops, ".2f"), _fmt(r.speedups.get("loops"), ".2f")]
-                for r in width]
-        out += ["", "The seed kernel's two-accumulator split: even w = d against odd w = d-1",
-                _table(head, body)]
-    failed = [r for r in report.rows if r.status == "FAILED"]
-    for r in failed:
-        out.append(f"FAILED: {r.section} {r.variant} {r.workload} {r.dtype} "
-                   f"threads={r.threads}: {r.error}")
-    return "\n".join(out)
-
-
-def _table(head: Sequence[str], body: Iterable[Sequence[str]]) -> str:
-    body = list(body)
-    widths = [max(len(str(c)) for c in col) for col in zip(head, *body)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths)),
-             "  ".join("-" * w for w in widths)]
-    lines += ["  ".join(c.ljust(w) if i < 6 else c.rjust(w)
-                        for i, (c, w) in enumerate(zip(row, widths))) for row in body]
-    return "\n".join(lines)
-
-
 def write_json(report: Report, path: str) -> None:
     """Write every figure of ``report``, with its settings and environment, as JSON."""
     with open(path, "w") as f:
         json.dump(report.to_dict(), f, indent=1, default=str)
-
-
-def write_plot(report: Report, path: str) -> None:
-    """A PNG of GFLOP/s per variant per workload, with the GEMM peak of each dtype as a line.
-
-    Needs matplotlib (the ``plot`` extra).
-    """
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    rows = [r for r in report.rows
-            if r.section in ("feature_map", "baseline") and r.gflops is not None]
-    workloads = list(dict.fromkeys(r.workload for r in rows))
-    dtypes = list(report.gemm_gflops)
-    fig, axes = plt.subplots(len(workloads) or 1, 1, squeeze=False,
-                             figsize=(10, 3.2 * max(len(workloads), 1)))
-    colors = dict(zip(dtypes, ("tab:blue", "tab:orange")))
-    for ax, wl in zip(axes[:, 0], workloads):
-        labels = list(dict.fromkeys(
-            f"{r.variant}" + (f" x{r.threads}" if r.threads > 1 else "")
-            for r in rows if r.workload == wl))
-        width = 0.8 / max(len(dtypes), 1)
-        for i, dt in enumerate(dtypes):
-            values = {f"{r.variant}" + (f" x{r.threads}" if r.threads > 1 else ""): r.gflops
-                      for r in rows if r.workload == wl and r.dtype == dt}
-            xs = [j + i * width for j, lab in enumerate(labels) if lab in values]
-            ax.bar(xs, [values[lab] for lab in labels if lab in values], width,
-                   label=dt, color=colors.get(dt))
-            ax.axhline(report.gemm_gflops[dt], color=colors.get(dt), linestyle="--",
-                       linewidth=1, label=f"{dt} GEMM peak")
-        ax.set_xticks([j + width * (len(dtypes) - 1) / 2 for j in range(len(labels))])
-        ax.set_xticklabels(labels, rotation=20, fontsize=8)
-        ax.set_ylabel("GFLOP/s")
-        ax.set_title(wl)
-        ax.legend(fontsize=7, ncol=2)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)

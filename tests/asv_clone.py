@@ -1,0 +1,42 @@
+"""A throw-away clone of this repository for asv to build commits in.
+
+Its asv environments are this checkout's ``.asv/env``: created once, shared by every test
+that builds commits (and by ``.ci/gate`` after them), with the wheels of built commits
+cached there.  Its results and HTML stay in the clone.
+"""
+import json
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def git(repo, *args):
+    """Run git in ``repo``; its output, stripped."""
+    return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True,
+                          text=True).stdout.strip()
+
+
+def make_clone(tmp):
+    """Clone this repository into ``tmp/repo`` and give asv a home in ``tmp/home``.
+
+    Returns
+    -------
+    repo : pathlib.Path
+    env : dict
+        The environment to run asv with (its own HOME, for the machine file).
+    """
+    repo = tmp / "repo"
+    git(tmp, "clone", "-q", ROOT, str(repo))
+    config_path = repo / "asv.conf.json"
+    config = json.loads(config_path.read_text())
+    config["env_dir"] = os.path.join(ROOT, ".asv", "env")
+    config_path.write_text(json.dumps(config, indent=4))
+    git(repo, "update-index", "--assume-unchanged", "asv.conf.json")
+    env = dict(os.environ, HOME=str(tmp / "home"))
+    env.setdefault("PIP_CACHE_DIR", os.path.join(os.path.expanduser("~"), ".cache", "pip"))
+    os.makedirs(env["HOME"])
+    subprocess.run([sys.executable, "-m", "asv", "machine", "--yes"], cwd=repo, env=env,
+                   check=True, capture_output=True)
+    return repo, env
