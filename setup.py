@@ -8,6 +8,8 @@ Environment switches:
     compile with bounds and initialisation checks, for debugging.
 
 OpenMP is used when the compiler accepts ``-fopenmp``; without it ``prange`` runs serially.
+The project builds with GCC or Clang (MinGW on Windows): the ``simd`` kernel is written
+with GCC vector extensions, which MSVC does not have.
 """
 import os
 import shutil
@@ -45,11 +47,14 @@ def _compiler_accepts(compiler, flags):
 
 class BuildExt(build_ext):
     def build_extensions(self):
+        if self.compiler.compiler_type == "msvc":
+            sys.exit("textcnn-suite builds with GCC or Clang (the simd kernel uses GCC vector "
+                     "extensions); MSVC is not supported")
         compile_args = ["-O3"]
         if _flag("SUITE_NATIVE"):
             compile_args.append("-march=native")
-        openmp = [] if sys.platform == "win32" else ["-fopenmp"]
-        if openmp and not _compiler_accepts(self.compiler, openmp):
+        openmp = ["-fopenmp"]
+        if not _compiler_accepts(self.compiler, openmp):
             print("suite: the compiler has no OpenMP; building serial kernels", file=sys.stderr)
             openmp = []
         for ext in self.extensions:

@@ -9,13 +9,20 @@ from cython.parallel cimport prange, threadid
 
 from suite._blas cimport gemm_nt
 
+cdef extern from "_cpu.h":
+    int suite_cpu_has_avx2_fma()
+
 cdef extern from "_windows.h" nogil:
+    void suite_windows_init(int avx2)
     void suite_windows_f64(const double* w, Py_ssize_t channels, Py_ssize_t h, Py_ssize_t wd,
                            const double* x, Py_ssize_t d, Py_ssize_t m, Py_ssize_t p,
                            const double* bias, double* out, Py_ssize_t ldo)
     void suite_windows_f32(const float* w, Py_ssize_t channels, Py_ssize_t h, Py_ssize_t wd,
                            const float* x, Py_ssize_t d, Py_ssize_t m, Py_ssize_t p,
                            const float* bias, float* out, Py_ssize_t ldo)
+
+# The CPU is asked once, here, at import; the kernels only read the answer.
+suite_windows_init(suite_cpu_has_avx2_fma())
 
 # Rows (sentences x words) per batch slice, the unit of work of the GEMMs, the OpenMP
 # tasks and the fused tiles: enough for BLAS to run near its peak and for tasks to
