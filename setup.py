@@ -12,6 +12,7 @@ The project builds with GCC or Clang (MinGW on Windows): the ``simd`` kernel is 
 with GCC vector extensions, which MSVC does not have.
 """
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -22,7 +23,18 @@ from Cython.Build import cythonize
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
-MODULES = ["_conv", "_pool", "_fused", "_callgrind"]
+MODULES = ["_conv", "_pool", "_fused", "_callgrind", "_tiles", "_tiles_avx2"]
+
+# The Cython tiles kernel's sums are vectorised reductions: the compiler may reassociate
+# them only with these flags.  Not -ffinite-math-only (nor -ffast-math, which implies it):
+# NaN and inf must go through as in the reference.
+REDUCTION_FLAGS = ["-fno-math-errno", "-fno-trapping-math", "-fassociative-math",
+                   "-fno-signed-zeros"]
+# Per-module flags.  _tiles_avx2 is the same kernel as _tiles compiled for AVX2+FMA;
+# suite._conv imports it only on a CPU that has both, so the build stays portable.
+MODULE_FLAGS = {"_tiles": REDUCTION_FLAGS, "_tiles_avx2": REDUCTION_FLAGS + ["-mavx2", "-mfma"]}
+# Modules built only on x86-64.
+X86_ONLY = {"_tiles_avx2"}
 
 
 def _flag(name):
@@ -57,7 +69,11 @@ class BuildExt(build_ext):
         if not _compiler_accepts(self.compiler, openmp):
             print("suite: the compiler has no OpenMP; building serial kernels", file=sys.stderr)
             openmp = []
+        if platform.machine().lower() not in ("x86_64", "amd64"):
+            self.extensions = [e for e in self.extensions
+                               if e.name.rsplit(".", 1)[1] not in X86_ONLY]
         for ext in self.extensions:
+            ext.extra_compile_args += MODULE_FLAGS.get(ext.name.rsplit(".", 1)[1], [])
             ext.extra_compile_args += compile_args + openmp
             ext.extra_link_args += openmp
         super().build_extensions()

@@ -44,6 +44,9 @@ cdef void fmap_seed(Geometry g, const floating* x, const floating* w,
 cdef void fmap_tiles(Geometry g, const floating* x, const floating* w,
                      const floating* bias, floating* out) noexcept nogil
 
+cdef void fmap_simd(Geometry g, const floating* x, const floating* w,
+                    const floating* bias, floating* out) noexcept nogil
+
 cdef void fmap_blas(Geometry g, const floating* x, const floating* w,
                     const floating* bias, floating* out, floating* scratch) noexcept nogil
 

@@ -4,10 +4,15 @@ Every core is a ``noexcept nogil`` function over raw pointers described by a ``G
 the ``def`` wrappers below take C-contiguous typed memoryviews (the Python layer in
 ``suite._api`` normalises inputs) and call the cores with the GIL released.
 """
+import importlib
+import os
+
+from cpython.pycapsule cimport PyCapsule_GetPointer
 from cython cimport floating
 from cython.parallel cimport prange, threadid
 
 from suite._blas cimport gemm_nt
+from suite._tiles_api cimport TILES_CAPSULE, TilesKernels
 
 cdef extern from "_cpu.h":
     int suite_cpu_has_avx2_fma()
@@ -21,8 +26,29 @@ cdef extern from "_windows.h" nogil:
                            const float* x, Py_ssize_t d, Py_ssize_t m, Py_ssize_t p,
                            const float* bias, float* out, Py_ssize_t ldo)
 
+
+def _has_avx2_fma():
+    """Whether the kernels may use AVX2+FMA: the CPU has both and ``SUITE_NO_AVX2`` is unset."""
+    return bool(suite_cpu_has_avx2_fma()) and os.environ.get("SUITE_NO_AVX2", "") in ("", "0")
+
+
+def _tiles_module(avx2):
+    """The build of the Cython tiles kernel this CPU runs, and its instruction set."""
+    if avx2:
+        try:
+            return importlib.import_module("suite._tiles_avx2"), "avx2+fma"
+        except ImportError:  # not built (not x86-64): the baseline build serves
+            pass
+    return importlib.import_module("suite._tiles"), "baseline"
+
+
 # The CPU is asked once, here, at import; the kernels only read the answer.
-suite_windows_init(suite_cpu_has_avx2_fma())
+cdef TilesKernels tiles_kernels
+_avx2 = _has_avx2_fma()
+suite_windows_init(_avx2)
+_module, ISA = _tiles_module(_avx2)
+tiles_kernels = (<TilesKernels*>PyCapsule_GetPointer(_module.TILES, TILES_CAPSULE))[0]
+del _module, _avx2
 
 # Rows (sentences x words) per batch slice, the unit of work of the GEMMs, the OpenMP
 # tasks and the fused tiles: enough for BLAS to run near its peak and for tasks to
@@ -123,10 +149,26 @@ cdef void fmap_tiles(Geometry g, const floating* x, const floating* w,
                      const floating* bias, floating* out) noexcept nogil:
     """Register-blocked tiles of 4 channels x 3 positions over the windows, in place.
 
-    See ``_windows.h``: filter rows and window segments are dot products along
-    contiguous memory, so no copy and no BLAS call is needed, which is what small
-    sentences (where a GEMM call's fixed cost counts) want.  One sentence at a time: its
-    windows stay in L2 while every block of filters passes over them.
+    The Cython kernel of ``_tiles.pxi``, in the build chosen at import.  One sentence at
+    a time: its windows stay in L2 while every block of filters passes over them.
+    """
+    cdef Py_ssize_t s
+    for s in range(g.batch):
+        if floating is double:
+            tiles_kernels.f64(w, g.channels, g.h, g.w, x + s * g.n * g.d, g.d, g.m, g.p,
+                              bias, out + s * g.out_batch_stride, g.m * g.p)
+        else:
+            tiles_kernels.f32(w, g.channels, g.h, g.w, x + s * g.n * g.d, g.d, g.m, g.p,
+                              bias, out + s * g.out_batch_stride, g.m * g.p)
+
+
+cdef void fmap_simd(Geometry g, const floating* x, const floating* w,
+                    const floating* bias, floating* out) noexcept nogil:
+    """The same tiles in C with GCC vector extensions (``_windows.h``).
+
+    Filter rows and window segments are dot products along contiguous memory, so no
+    copy and no BLAS call is needed, which is what small sentences (where a GEMM call's
+    fixed cost counts) want.
     """
     cdef Py_ssize_t s
     for s in range(g.batch):
@@ -271,6 +313,14 @@ def feature_map_tiles(const floating[:, :, ::1] x, const floating[:, :, ::1] w,
     cdef Geometry g = geometry_of(x, w)
     with nogil:
         fmap_tiles(g, &x[0, 0, 0], &w[0, 0, 0], &bias[0], &out[0, 0, 0, 0])
+
+
+def feature_map_simd(const floating[:, :, ::1] x, const floating[:, :, ::1] w,
+                     const floating[::1] bias, floating[:, :, :, ::1] out):
+    """As ``feature_map_tiles``, by the C kernel with GCC vector extensions."""
+    cdef Geometry g = geometry_of(x, w)
+    with nogil:
+        fmap_simd(g, &x[0, 0, 0], &w[0, 0, 0], &bias[0], &out[0, 0, 0, 0])
 
 
 def feature_map_blas(const floating[:, :, ::1] x, const floating[:, :, ::1] w,

@@ -11,7 +11,7 @@ from libc.math cimport expm1, expm1f, tanh, tanhf
 from libc.stdlib cimport free, malloc
 
 from suite._conv cimport (Geometry, Plan, Task, blas_scratch_size, fmap_blas, fmap_loops,
-                          fmap_seed, fmap_tiles, make_geometry, make_plan, plan_task)
+                          fmap_seed, fmap_simd, fmap_tiles, make_geometry, make_plan, plan_task)
 from suite._pool cimport avg_row, chunk_max_row, kmax_row, max_row
 
 cdef enum Conv:
@@ -19,6 +19,7 @@ cdef enum Conv:
     CONV_SEED = 1
     CONV_BLAS = 2
     CONV_TILES = 3
+    CONV_SIMD = 4
 
 cdef enum Activation:
     IDENTITY = 0
@@ -33,7 +34,8 @@ cdef enum Method:
     CHUNK_MAX = 3
 
 # The codes by name, for the Python layer.
-CONVS = {"loops": CONV_LOOPS, "seed": CONV_SEED, "blas": CONV_BLAS, "tiles": CONV_TILES}
+CONVS = {"loops": CONV_LOOPS, "seed": CONV_SEED, "blas": CONV_BLAS, "tiles": CONV_TILES,
+         "simd": CONV_SIMD}
 ACTIVATIONS = {"identity": IDENTITY, "relu": RELU, "selu": SELU, "tanh": TANH}
 METHODS = {"max": MAX, "avg": AVG, "kmax": KMAX, "chunk_max": CHUNK_MAX}
 
@@ -87,6 +89,8 @@ cdef void conv_task(int conv, Geometry g, const floating* x, const floating* w,
         fmap_seed(g, x, w, bias, tile)
     elif conv == CONV_TILES:
         fmap_tiles(g, x, w, bias, tile)
+    elif conv == CONV_SIMD:
+        fmap_simd(g, x, w, bias, tile)
     else:
         fmap_blas(g, x, w, bias, tile, scratch)
 
