@@ -98,27 +98,50 @@ _POOL = _by_dtype(_pool.pool)
 # -- choosing a core -----------------------------------------------------------------
 
 def choose_tiles_core(x_shape, w_shape) -> Core:
-    """The faster of the two tiles kernels, ``TILES`` (Cython) or ``SIMD`` (C), for a shape.
-
-    See :func:`choose_feature_map` for the measurements behind the rule.
-    """
-    return Core.TILES
+    """The faster tiles kernel for a shape: ``TILES`` (Cython) for full-width filters
+    (``w == d``), ``SIMD`` (C) otherwise.  See :func:`choose_feature_map`."""
+    return Core.TILES if w_shape[2] == x_shape[2] else Core.SIMD
 
 
 def choose_feature_map(x_shape, w_shape, n_threads) -> str:
     """The variant ``variant="auto"`` runs for these shapes and thread count.
 
-    Rules, from measurements on one thread of an AMD EPYC with AVX2+FMA (interleaved
-    medians, see the README's variant table):
+    Parameters
+    ----------
+    x_shape : tuple of int
+        ``(batch, n, d)``.
+    w_shape : tuple of int
+        ``(channels, h, w)``.
+    n_threads : int
+        The threads the call may use.
 
-    * filter rows shorter than 16 that do not span the input (small 2-D filters):
+    Returns
+    -------
+    str
+        ``"blas"``, ``"parallel"``, ``"tiles"`` or ``"simd"``.
+
+    Notes
+    -----
+    The rules come from one-thread timings on an AMD EPYC with AVX2+FMA, the two
+    contenders alternated in rounds and the median of the per-round ratios taken:
+
+    * Filter rows shorter than 16 that do not span the input (small 2-D filters):
       ``blas``.  The tiles vectorise along filter rows, so short rows leave them mostly
       scalar, and the shifted GEMMs, which vectorise along the output, are 1.2-4x faster.
-    * several threads and at least 2**20 multiply-adds: ``parallel``.
-    * otherwise the faster tiles kernel, by :func:`choose_tiles_core`: the Cython
-      ``tiles`` matched or beat the C ``simd`` on every workload measured (``utterance``,
-      ``kim-mr``, ``kim-mr-b64``, float64 and float32), so ``tiles``; ``parallel`` and the
-      fused variants run the same core.
+    * Several threads and at least 2**20 multiply-adds: ``parallel``, which runs the
+      tiles kernel chosen below on every thread.
+    * Otherwise one of the two tiles kernels (``choose_tiles_core``, which also picks the
+      core of ``parallel`` and of the fused variants):
+
+      - full-width filters (``w == d``, the text-CNN case): ``tiles``, the Cython kernel.
+        A filter and its window are one contiguous run, so each tile is one vectorised
+        loop; it ran at 0.9-1.2x the speed of ``simd`` on ``utterance``, ``kim-mr`` and
+        ``kim-mr-b64`` and on d = 20, 50, 64, in float64 and float32.
+      - narrower filters: ``simd``, the C kernel.  The Cython loops end every filter row
+        with 12 horizontal sums and a scalar (or half-width) remainder, where the C
+        kernel keeps its vector sums across rows and masks the last vector; the Cython
+        kernel ran at 0.63-0.98x its speed there (w = 299, 150 of d = 300; w = 48 of
+        d = 64; 16 and 32 of d = 128).
     """
     (batch, n, d), (channels, h, w) = x_shape, w_shape
     if w != d and w < 16:
@@ -192,8 +215,9 @@ FEATURE_MAP: Dict[str, Variant] = _registry(
                  "extern (AVX2+FMA clone when the CPU has it)", _serial(Core.SIMD)),
     _feature_map("blas", "Cython: sum of shifted GEMMs through scipy.linalg.cython_blas, "
                  "no copy of the input", _serial(Core.BLAS)),
-    _feature_map("parallel", "the faster tiles kernel over (batch slice, channel block) "
-                 "tasks on OpenMP threads", _parallel, threads=True),
+    _feature_map("parallel", "Cython: tiles (full-width filters) or simd (narrower) over "
+                 "(batch slice, channel block) tasks on OpenMP threads", _parallel,
+                 threads=True),
     _feature_map("auto", "picks one of the above by shape and threads", _auto, threads=True),
 )
 

@@ -100,3 +100,18 @@ def test_result_dtype(x_dtype, w_dtype, b_dtype, expected):
     out = suite.feature_map(x, w, b)
     assert out.dtype == expected
     assert_feature_maps_close(out, x, w, b)
+
+
+def test_rule_picks_the_tiles_core_by_filter_width():
+    from suite._conv import Core
+    from suite.registry import CONV_POOL, choose_feature_map
+    full, narrow = ((1, 64, 300), (100, 3, 300)), ((1, 64, 300), (100, 3, 299))
+    assert choose_feature_map(*full, 1) == "tiles"
+    assert choose_feature_map(*narrow, 1) == "simd"
+    assert choose_feature_map((1, 128, 128), (16, 5, 5), 1) == "blas"
+    assert choose_feature_map((64, 64, 300), (100, 3, 300), 2) == "parallel"
+    for table in (FEATURE_MAP, CONV_POOL):
+        assert table["auto"].pick(*full, 1) == (Core.TILES, 1)
+        assert table["auto"].pick(*narrow, 1) == (Core.SIMD, 1)
+        assert table["parallel"].pick(*full, 2) == (Core.TILES, 2)
+        assert table["parallel"].pick(*narrow, 2) == (Core.SIMD, 2)
