@@ -74,9 +74,27 @@ def default_threads() -> int:
 def effective_threads(n_threads: Optional[int] = None) -> int:
     """The threads a call with ``n_threads`` asks for, as scikit-learn counts them.
 
-    ``None`` means OpenMP's current limit, ``omp_get_max_threads()``: it honours
-    ``OMP_NUM_THREADS`` and ``threadpoolctl.threadpool_limits(user_api="openmp")``, and
-    is read at every call.  A kernel never starts more threads than it has tasks.
+    Parameters
+    ----------
+    n_threads : int or None
+        What the caller passed.
+
+    Returns
+    -------
+    int
+        ``n_threads`` itself, or for ``None`` OpenMP's current limit,
+        ``omp_get_max_threads()``: it honours ``OMP_NUM_THREADS`` and
+        ``threadpoolctl.threadpool_limits(user_api="openmp")`` and is read at every call.
+        A kernel never starts more threads than it has tasks.
+
+    Examples
+    --------
+    >>> from threadpoolctl import threadpool_limits
+    >>> with threadpool_limits(1, user_api="openmp"):
+    ...     effective_threads()
+    1
+    >>> effective_threads(3)
+    3
     """
     return _conv.omp_max_threads() if n_threads is None else n_threads
 
@@ -98,8 +116,21 @@ _POOL = _by_dtype(_pool.pool)
 # -- choosing a core -----------------------------------------------------------------
 
 def choose_tiles_core(x_shape, w_shape) -> Core:
-    """The faster tiles kernel for a shape: ``TILES`` (Cython) for full-width filters
-    (``w == d``), ``SIMD`` (C) otherwise.  See :func:`choose_feature_map`."""
+    """The faster of the two tiles kernels for a shape.
+
+    Parameters
+    ----------
+    x_shape : tuple of int
+        ``(batch, n, d)``.
+    w_shape : tuple of int
+        ``(channels, h, w)``.
+
+    Returns
+    -------
+    Core
+        ``Core.TILES`` (Cython) for full-width filters, ``w == d``; ``Core.SIMD`` (C)
+        for narrower ones.  :func:`choose_feature_map` gives the measurements.
+    """
     return Core.TILES if w_shape[2] == x_shape[2] else Core.SIMD
 
 

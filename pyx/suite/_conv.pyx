@@ -302,10 +302,14 @@ cdef void fmap_core(Core core, Geometry g, const floating* x, const floating* w,
 
 
 def omp_max_threads():
-    """OpenMP's current thread limit, ``omp_get_max_threads()`` (1 without OpenMP).
+    """OpenMP's current thread limit: what ``n_threads=None`` means, as in scikit-learn.
 
-    It honours ``OMP_NUM_THREADS`` and ``threadpoolctl.threadpool_limits(user_api="openmp")``;
-    ``n_threads=None`` means this, as in scikit-learn.
+    Returns
+    -------
+    int
+        ``omp_get_max_threads()`` of the calling thread, which honours
+        ``OMP_NUM_THREADS`` and ``threadpoolctl.threadpool_limits(user_api="openmp")``;
+        1 in a build without OpenMP.
     """
     return suite_omp_max_threads()
 
