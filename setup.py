@@ -8,11 +8,14 @@ Environment switches:
     compile with bounds and initialisation checks, for debugging.
 
 OpenMP is used when the compiler accepts ``-fopenmp``; without it ``prange`` runs serially.
+The project builds with GCC or Clang (MinGW on Windows): the ``simd`` kernel is written
+with GCC vector extensions, which MSVC does not have.
 
 Every build records the commit it comes from in ``suite/version.py`` (git-ignored), as
 ``numpy.version.git_revision`` does; an sdist carries the record of its checkout.
 """
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -23,7 +26,19 @@ from Cython.Build import cythonize
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
-MODULES = ["_conv", "_pool", "_fused", "_callgrind"]
+MODULES = ["_conv", "_pool", "_fused", "_callgrind", "_tiles", "_tiles_avx2"]
+
+# The Cython tiles kernel's sums are vectorised reductions: the compiler may reassociate
+# them only with these flags.  Not -ffinite-math-only (nor -ffast-math, which implies it):
+# NaN and inf must go through as in the reference.
+REDUCTION_FLAGS = ["-fno-math-errno", "-fno-trapping-math", "-fassociative-math",
+                   "-fno-signed-zeros"]
+# Per-module flags.  _tiles_avx2 is the same kernel as _tiles compiled for AVX2+FMA;
+# suite._conv imports it only on a CPU that has both, so the build stays portable.
+MODULE_FLAGS = {"_tiles": REDUCTION_FLAGS, "_tiles_avx2": REDUCTION_FLAGS + ["-mavx2", "-mfma"]}
+# Modules built only on x86-64.
+X86_ONLY = {"_tiles_avx2"}
+
 ROOT = os.path.dirname(os.path.abspath(__file__))
 VERSION_MODULE = os.path.join(ROOT, "suite", "version.py")
 
@@ -77,14 +92,21 @@ def _compiler_accepts(compiler, flags):
 
 class BuildExt(build_ext):
     def build_extensions(self):
+        if self.compiler.compiler_type == "msvc":
+            sys.exit("textcnn-suite builds with GCC or Clang (the simd kernel uses GCC vector "
+                     "extensions); MSVC is not supported")
         compile_args = ["-O3"]
         if _flag("SUITE_NATIVE"):
             compile_args.append("-march=native")
-        openmp = [] if sys.platform == "win32" else ["-fopenmp"]
-        if openmp and not _compiler_accepts(self.compiler, openmp):
+        openmp = ["-fopenmp"]
+        if not _compiler_accepts(self.compiler, openmp):
             print("suite: the compiler has no OpenMP; building serial kernels", file=sys.stderr)
             openmp = []
+        if platform.machine().lower() not in ("x86_64", "amd64"):
+            self.extensions = [e for e in self.extensions
+                               if e.name.rsplit(".", 1)[1] not in X86_ONLY]
         for ext in self.extensions:
+            ext.extra_compile_args += MODULE_FLAGS.get(ext.name.rsplit(".", 1)[1], [])
             ext.extra_compile_args += compile_args + openmp
             ext.extra_link_args += openmp
         super().build_extensions()

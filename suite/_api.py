@@ -5,7 +5,7 @@ import operator
 
 import numpy as np
 
-from suite.registry import ACTIVATIONS, CONV_POOL, FEATURE_MAP, POOL, default_threads
+from suite.registry import ACTIVATIONS, CONV_POOL, FEATURE_MAP, POOL, effective_threads
 
 __all__ = ["feature_map", "pool", "conv_pool"]
 
@@ -29,7 +29,7 @@ def _choice(name, value, valid):
 
 def _threads(n_threads):
     if n_threads is None:
-        return default_threads()
+        return effective_threads()
     n = operator.index(n_threads)
     if n < 1:
         raise ValueError(f"n_threads must be at least 1, got {n_threads}")
@@ -106,7 +106,10 @@ def feature_map(x, weights, bias=None, *, variant="auto", n_threads=None):
     variant : str, optional
         A name from ``suite.variants()["feature_map"]``; ``"auto"`` picks by shape.
     n_threads : int, optional
-        Threads for the variants that use OpenMP; default: every core of this process.
+        Threads for the variants that use OpenMP.  Default: OpenMP's current limit,
+        ``omp_get_max_threads()``, which follows ``OMP_NUM_THREADS`` and
+        ``threadpoolctl.threadpool_limits(user_api="openmp")``.  A call never starts more
+        threads than it has tasks, so any positive value is safe.
 
     Returns
     -------

@@ -1,16 +1,26 @@
 """Type stubs for the compiled feature-map kernels (``pyx/suite/_conv.pyx``).
 
-The kernels take C-contiguous arrays of one floating dtype (float32 or float64) and fill
+The kernel takes C-contiguous arrays of one floating dtype (float32 or float64) and fills
 ``out`` in place; ``suite.feature_map`` prepares them.
 """
+import enum
+
 import numpy as np
 import numpy.typing as npt
 
 _Array = npt.NDArray[np.floating]
 
-def feature_map_loops(x: _Array, w: _Array, bias: _Array, out: _Array) -> None: ...
-def feature_map_seed(x: _Array, w: _Array, bias: _Array, out: _Array) -> None: ...
-def feature_map_blas(x: _Array, w: _Array, bias: _Array, out: _Array, scratch: _Array) -> None: ...
-def feature_map_tiles(x: _Array, w: _Array, bias: _Array, out: _Array) -> None: ...
-def feature_map_parallel(x: _Array, w: _Array, bias: _Array, out: _Array, n_threads: int) -> None: ...
-def blas_slice_scratch_size(batch: int, n: int, d: int, channels: int, h: int, w: int) -> int: ...
+class Core(enum.IntEnum):
+    """The serial feature-map cores (``cpdef enum Core`` in ``_conv.pxd``)."""
+    LOOPS = 0
+    SEED = 1
+    TILES = 2
+    SIMD = 3
+    BLAS = 4
+
+#: The build of the Cython tiles kernel in use: ``"avx2+fma"`` or ``"baseline"``.
+ISA: str
+
+def omp_max_threads() -> int: ...
+def feature_map(x: _Array, w: _Array, bias: _Array, out: _Array, core: Core,
+                n_threads: int) -> int: ...

@@ -1,14 +1,19 @@
 """Type stubs for the compiled fused kernel (``pyx/suite/_fused.pyx``)."""
-from typing import Dict
+import enum
 
 import numpy as np
 import numpy.typing as npt
 
+from suite._conv import Core
+from suite._pool import Method
+
 _Array = npt.NDArray[np.floating]
 
-CONVS: Dict[str, int]
-ACTIVATIONS: Dict[str, int]
-METHODS: Dict[str, int]
+class Activation(enum.IntEnum):
+    IDENTITY = 0
+    RELU = 1
+    SELU = 2
+    TANH = 3
 
-def conv_pool(x: _Array, w: _Array, bias: _Array, out: _Array, conv: int, activation: int,
-              method: int, param: int, n_threads: int) -> None: ...
+def conv_pool(x: _Array, w: _Array, bias: _Array, out: _Array, core: Core,
+              activation: Activation, method: Method, param: int, n_threads: int) -> int: ...

@@ -1,13 +1,19 @@
 """Type stubs for the compiled pooling kernels (``pyx/suite/_pool.pyx``).
 
-Each pools every row of a C-contiguous ``(rows, positions)`` array into ``out``.
+``pool`` pools every row of a C-contiguous ``(rows, positions)`` array into ``out``.
 """
+import enum
+
 import numpy as np
 import numpy.typing as npt
 
 _Array = npt.NDArray[np.floating]
 
-def pool_max(fmap: _Array, out: _Array) -> None: ...
-def pool_avg(fmap: _Array, out: _Array) -> None: ...
-def pool_kmax(fmap: _Array, out: _Array, work: npt.NDArray[np.intp]) -> None: ...
-def pool_chunk_max(fmap: _Array, out: _Array) -> None: ...
+class Method(enum.IntEnum):
+    """The pooling methods (``cpdef enum Method`` in ``_pool.pxd``)."""
+    MAX = 0
+    AVG = 1
+    KMAX = 2
+    CHUNK_MAX = 3
+
+def pool(fmap: _Array, out: _Array, method: Method, work: npt.NDArray[np.intp]) -> None: ...

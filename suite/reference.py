@@ -6,8 +6,8 @@ sentence), and NumPy expressions that follow the definition of each pooling meth
 import numpy as np
 from scipy import signal
 
-__all__ = ["feature_map", "feature_map_fft", "pool", "activate", "conv_pool",
-           "SELU_LAMBDA", "SELU_ALPHA"]
+__all__ = ["feature_map", "feature_map_fft", "feature_map_magnitude", "pool", "activate",
+           "conv_pool", "TOLERANCE", "close", "assert_close", "SELU_LAMBDA", "SELU_ALPHA"]
 
 SELU_LAMBDA = 1.0507009873554805
 SELU_ALPHA = 1.6732632423543772
@@ -101,3 +101,86 @@ def conv_pool(x, weights, bias=None, *, activation="identity", method="max", k=N
               chunks=None):
     """``pool(activate(feature_map(x, weights, bias)))``."""
     return pool(activate(feature_map(x, weights, bias), activation), method, k=k, chunks=chunks)
+
+
+# -- what "equal to the reference" means ---------------------------------------------------
+
+#: Relative tolerance of a kernel's result against the reference, per result dtype.  An
+#: error is relative to the scale of its sums: the sum of the absolute values of the terms
+#: behind each output when it is known (``feature_map_magnitude``; a long dot product may
+#: lose as many digits to rounding as it has terms), else the largest magnitude of the
+#: reference (at least 1), so that outputs near zero after cancellation are not held to a
+#: relative error they cannot have.
+TOLERANCE = {"float64": 1e-10, "float32": 1e-4}
+
+
+def feature_map_magnitude(x, weights, bias=None):
+    """The sum of ``|term|`` behind every output of ``feature_map``: the scale of its rounding."""
+    x = np.abs(np.asarray(x, dtype=np.float64))
+    weights = np.abs(np.asarray(weights, dtype=np.float64))
+    with np.errstate(invalid="ignore"):
+        return feature_map(x, weights, np.abs(_bias(weights, bias)).astype(np.float64))
+
+
+def _compare(got, want, dtype, magnitude):
+    """``None`` when ``got`` equals ``want`` within ``TOLERANCE``, else why not."""
+    got = np.asarray(got, dtype=np.float64)
+    want = np.asarray(want, dtype=np.float64)
+    if got.shape != want.shape:
+        return f"shape {got.shape}, expected {want.shape}"
+    # NaN where the reference has NaN, and the same infinities: exactly.
+    if not np.array_equal(np.isnan(got), np.isnan(want)):
+        return "NaN in other places than in the reference"
+    inf = np.isinf(want)
+    if not np.array_equal(got[inf], want[inf]) or np.isinf(got[~inf]).any():
+        return "infinities differ from the reference's"
+    finite = np.isfinite(want)
+    if magnitude is None:
+        scale = max(float(np.max(np.abs(want[finite]))), 1.0) if finite.any() else 1.0
+    else:
+        finite &= np.isfinite(np.broadcast_to(magnitude, want.shape))
+        scale = np.asarray(np.broadcast_to(magnitude, want.shape), dtype=np.float64)[finite]
+    error = np.abs(got[finite] - want[finite])
+    bound = TOLERANCE[np.dtype(dtype).name] * scale
+    if error.size and not np.all(error <= bound):
+        worst = int(np.argmax(error - bound))
+        bound_w = bound if np.ndim(bound) == 0 else bound[worst]
+        return (f"error {error[worst]:.3g} above the bound {bound_w:.3g} (value "
+                f"{got[finite][worst]!r}, expected {want[finite][worst]!r})")
+    return None
+
+
+def close(got, want, dtype, magnitude=None) -> bool:
+    """Whether a kernel's result ``got`` equals the reference ``want`` for a ``dtype`` kernel.
+
+    Parameters
+    ----------
+    got, want : array_like
+        The result and the reference (computed in float64).
+    dtype : str or dtype
+        The dtype the kernel computed in, which sets the tolerance (``TOLERANCE``).
+    magnitude : array_like, optional
+        The sum of ``|term|`` behind each output (``feature_map_magnitude``); without it
+        errors are relative to the largest ``|want|`` (at least 1).
+
+    Returns
+    -------
+    bool
+        Same shape, NaN and infinities exactly where ``want`` has them, and every finite
+        error within ``TOLERANCE[dtype]`` of its scale.
+
+    Examples
+    --------
+    >>> close([1.0, np.nan], [1.0 + 1e-12, np.nan], "float64")
+    True
+    >>> close([1.001], [1.0], "float32")
+    False
+    """
+    return _compare(got, want, dtype, magnitude) is None
+
+
+def assert_close(got, want, dtype, magnitude=None):
+    """As :func:`close`, raising ``AssertionError`` that says where and by how much."""
+    why = _compare(got, want, dtype, magnitude)
+    if why is not None:
+        raise AssertionError(why)

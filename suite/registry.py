@@ -10,16 +10,23 @@ from __future__ import annotations
 import functools
 import os
 from dataclasses import dataclass, field
-from typing import Callable, Dict, Optional
+from typing import Callable, Dict, Optional, Tuple
 
 import numpy as np
 
 from suite import _conv, _fused, _pool
+from suite._conv import Core
+from suite._fused import Activation
+from suite._pool import Method
 
 __all__ = ["Variant", "FEATURE_MAP", "POOL", "CONV_POOL", "ACTIVATIONS", "DTYPES",
-           "variants", "default_threads", "choose_feature_map"]
+           "variants", "default_threads", "effective_threads", "choose_feature_map",
+           "choose_tiles_core"]
 
 DTYPES = ("float64", "float32")
+
+# A pick maps (x_shape, w_shape, n_threads) to the core a call runs and its thread count.
+Pick = Callable[[Tuple[int, int, int], Tuple[int, int, int], int], Tuple[Core, int]]
 
 
 @dataclass(frozen=True)
@@ -33,11 +40,16 @@ class Variant:
     name : str
         What ``variant=`` (or ``method=`` for pooling) selects.
     summary : str
-        One line on how it computes.
+        One line on how it computes (and, for feature maps, in which language).
     dtypes : tuple of str
-        The dtypes it has compiled kernels for.
+        The dtypes it has compiled kernels for: every variant has both.
     threads : bool
         Whether it runs on several OpenMP threads when ``n_threads > 1``.
+    pick : callable, optional
+        Feature-map and fused variants: ``pick(x_shape, w_shape, n_threads)`` gives the
+        ``Core`` a call runs and the threads it asks for.
+    run : callable
+        The runner ``suite._api`` calls with normalised arrays.
     """
 
     kernel: str
@@ -45,21 +57,47 @@ class Variant:
     summary: str
     dtypes: tuple = DTYPES
     threads: bool = False
+    pick: Optional[Pick] = field(default=None, repr=False, compare=False)
     run: Optional[Callable] = field(default=None, repr=False, compare=False)
 
 
 @functools.lru_cache(maxsize=None)
 def default_threads() -> int:
-    """The cores this process may run on: what ``n_threads=None`` means."""
+    """The cores this process may run on (``n_threads=None`` means OpenMP's limit instead:
+    see :func:`effective_threads`)."""
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         return os.cpu_count() or 1
 
 
-# -- feature map -----------------------------------------------------------------------
-# Runners take normalised arrays: x (batch, n, d), weights (channels, h, w) and bias
-# (channels,), C-contiguous and of one floating dtype, and fill `out` in place.
+def effective_threads(n_threads: Optional[int] = None) -> int:
+    """The threads a call with ``n_threads`` asks for, as scikit-learn counts them.
+
+    Parameters
+    ----------
+    n_threads : int or None
+        What the caller passed.
+
+    Returns
+    -------
+    int
+        ``n_threads`` itself, or for ``None`` OpenMP's current limit,
+        ``omp_get_max_threads()``: it honours ``OMP_NUM_THREADS`` and
+        ``threadpoolctl.threadpool_limits(user_api="openmp")`` and is read at every call.
+        A kernel never starts more threads than it has tasks.
+
+    Examples
+    --------
+    >>> from threadpoolctl import threadpool_limits
+    >>> with threadpool_limits(1, user_api="openmp"):
+    ...     effective_threads()
+    1
+    >>> effective_threads(3)
+    3
+    """
+    return _conv.omp_max_threads() if n_threads is None else n_threads
+
 
 def _by_dtype(kernel):
     """The float64 and float32 specialisations of a compiled fused-type function.
@@ -70,97 +108,126 @@ def _by_dtype(kernel):
     return {np.dtype(np.float64): kernel["double"], np.dtype(np.float32): kernel["float"]}
 
 
+_FEATURE_MAP = _by_dtype(_conv.feature_map)
 _CONV_POOL = _by_dtype(_fused.conv_pool)
-_LOOPS = _by_dtype(_conv.feature_map_loops)
-_SEED = _by_dtype(_conv.feature_map_seed)
-_TILES = _by_dtype(_conv.feature_map_tiles)
-_BLAS = _by_dtype(_conv.feature_map_blas)
-_PARALLEL = _by_dtype(_conv.feature_map_parallel)
+_POOL = _by_dtype(_pool.pool)
 
 
-def _fmap_loops(x, w, bias, out, n_threads):
-    _LOOPS[out.dtype](x, w, bias, out)
+# -- choosing a core -----------------------------------------------------------------
+
+def choose_tiles_core(x_shape, w_shape) -> Core:
+    """The faster of the two tiles kernels for a shape.
+
+    Parameters
+    ----------
+    x_shape : tuple of int
+        ``(batch, n, d)``.
+    w_shape : tuple of int
+        ``(channels, h, w)``.
+
+    Returns
+    -------
+    Core
+        ``Core.TILES`` (Cython) for full-width filters, ``w == d``; ``Core.SIMD`` (C)
+        for narrower ones.  :func:`choose_feature_map` gives the measurements.
+    """
+    return Core.TILES if w_shape[2] == x_shape[2] else Core.SIMD
 
 
-def _fmap_seed(x, w, bias, out, n_threads):
-    _SEED[out.dtype](x, w, bias, out)
+def choose_feature_map(x_shape, w_shape, n_threads) -> str:
+    """The variant ``variant="auto"`` runs for these shapes and thread count.
 
+    Parameters
+    ----------
+    x_shape : tuple of int
+        ``(batch, n, d)``.
+    w_shape : tuple of int
+        ``(channels, h, w)``.
+    n_threads : int
+        The threads the call may use.
 
-def _fmap_tiles(x, w, bias, out, n_threads):
-    _TILES[out.dtype](x, w, bias, out)
+    Returns
+    -------
+    str
+        ``"blas"``, ``"parallel"``, ``"tiles"`` or ``"simd"``.
 
+    Notes
+    -----
+    The rules come from one-thread timings on an AMD EPYC with AVX2+FMA, the two
+    contenders alternated in rounds and the median of the per-round ratios taken:
 
-def _fmap_blas(x, w, bias, out, n_threads):
-    size = _conv.blas_slice_scratch_size(*x.shape, *w.shape)
-    _BLAS[out.dtype](x, w, bias, out, np.empty(size, out.dtype))
+    * Filter rows shorter than 16 that do not span the input (small 2-D filters):
+      ``blas``.  The tiles vectorise along filter rows, so short rows leave them mostly
+      scalar, and the shifted GEMMs, which vectorise along the output, are 1.2-4x faster.
+    * Several threads and at least 2**20 multiply-adds: ``parallel``, which runs the
+      tiles kernel chosen below on every thread.
+    * Otherwise one of the two tiles kernels (``choose_tiles_core``, which also picks the
+      core of ``parallel`` and of the fused variants):
 
-
-def _fmap_parallel(x, w, bias, out, n_threads):
-    _PARALLEL[out.dtype](x, w, bias, out, n_threads)
-
-
-def choose_feature_map(x_shape, w_shape, dtype, n_threads) -> str:
-    """The variant ``variant="auto"`` runs for these shapes, dtype and thread count."""
+      - full-width filters (``w == d``, the text-CNN case): ``tiles``, the Cython kernel.
+        A filter and its window are one contiguous run, so each tile is one vectorised
+        loop; it ran at 0.9-1.2x the speed of ``simd`` on ``utterance``, ``kim-mr`` and
+        ``kim-mr-b64`` and on d = 20, 50, 64, in float64 and float32.
+      - narrower filters: ``simd``, the C kernel.  The Cython loops end every filter row
+        with 12 horizontal sums and a scalar (or half-width) remainder, where the C
+        kernel keeps its vector sums across rows and masks the last vector; the Cython
+        kernel ran at 0.63-0.98x its speed there (w = 299, 150 of d = 300; w = 48 of
+        d = 64; 16 and 32 of d = 128).
+    """
     (batch, n, d), (channels, h, w) = x_shape, w_shape
-    # The tiles vectorise along filter rows: full-width text-CNN filters, or rows of two
-    # vectors and more.  Short rows (5x5 image filters) leave them mostly scalar, and the
-    # shifted GEMMs, which vectorise along the output, are 1.2-4x faster there.
     if w != d and w < 16:
         return "blas"
     if n_threads > 1 and batch * channels * (n - h + 1) * (d - w + 1) * h * w >= 1 << 20:
         return "parallel"
-    return "tiles"
+    return "simd" if choose_tiles_core(x_shape, w_shape) == Core.SIMD else "tiles"
 
 
-def _fmap_auto(x, w, bias, out, n_threads):
-    _AUTO_RUNNERS[choose_feature_map(x.shape, w.shape, out.dtype, n_threads)](
-        x, w, bias, out, n_threads)
+def _serial(core: Core) -> Pick:
+    def pick(x_shape, w_shape, n_threads):
+        return core, 1
+    return pick
 
 
-# -- pooling ---------------------------------------------------------------------------
-# Runners take a C-contiguous (rows, positions) array and return (rows, width).
-
-def _pool_max(flat, param):
-    out = np.empty((flat.shape[0], 1), flat.dtype)
-    _pool.pool_max(flat, out[:, 0])
-    return out
+def _parallel(x_shape, w_shape, n_threads):
+    return choose_tiles_core(x_shape, w_shape), n_threads
 
 
-def _pool_avg(flat, param):
-    out = np.empty((flat.shape[0], 1), flat.dtype)
-    _pool.pool_avg(flat, out[:, 0])
-    return out
+def _auto(x_shape, w_shape, n_threads):
+    return FEATURE_MAP[choose_feature_map(x_shape, w_shape, n_threads)].pick(
+        x_shape, w_shape, n_threads)
 
 
-def _pool_kmax(flat, k):
-    out = np.empty((flat.shape[0], k), flat.dtype)
-    _pool.pool_kmax(flat, out, np.empty(k, np.intp))
-    return out
+# -- runners ---------------------------------------------------------------------------
+# Feature-map runners take normalised arrays: x (batch, n, d), weights (channels, h, w)
+# and bias (channels,), C-contiguous and of one floating dtype, and fill `out` in place.
+# Pooling runners take a C-contiguous (rows, positions) array and return (rows, width).
+# Each returns what the compiled kernel does (the threads a call ran on, or the array).
+
+def _feature_map(name: str, summary: str, pick: Pick, threads: bool = False) -> Variant:
+    def run(x, w, bias, out, n_threads):
+        core, n = pick(x.shape, w.shape, n_threads)
+        return _FEATURE_MAP[out.dtype](x, w, bias, out, core, n)
+    return Variant("feature_map", name, summary, threads=threads, pick=pick, run=run)
 
 
-def _pool_chunk_max(flat, chunks):
-    out = np.empty((flat.shape[0], chunks), flat.dtype)
-    _pool.pool_chunk_max(flat, out)
-    return out
+def _conv_pool(fm: Variant) -> Variant:
+    pick = fm.pick
 
-
-# -- fused convolution and pooling ---------------------------------------------------
-
-ACTIVATIONS: Dict[str, int] = dict(_fused.ACTIVATIONS)
-# The fused kernel runs one serial core per task; "parallel" is the tiles core on
-# several threads, as for the feature map.
-_CONV_CODES = dict(_fused.CONVS, parallel=_fused.CONVS["tiles"])
-
-
-def _conv_pool_runner(conv_name):
     def run(x, w, bias, out, activation, method, param, n_threads):
-        name = conv_name
-        if name == "auto":
-            name = choose_feature_map(x.shape, w.shape, out.dtype, n_threads)
-        _CONV_POOL[out.dtype](x, w, bias, out, _CONV_CODES[name], ACTIVATIONS[activation],
-                              _fused.METHODS[method], param,
-                              n_threads if FEATURE_MAP[name].threads else 1)
-    return run
+        core, n = pick(x.shape, w.shape, n_threads)
+        return _CONV_POOL[out.dtype](x, w, bias, out, core, ACTIVATIONS[activation],
+                                     METHODS[method], param, n)
+    return Variant("conv_pool", fm.name,
+                   f"fused: {fm.name} feature map in per-thread tiles, activated and pooled "
+                   "in cache", threads=fm.threads, pick=pick, run=run)
+
+
+def _pool_method(method: Method, summary: str) -> Variant:
+    def run(flat, param):
+        out = np.empty((flat.shape[0], param or 1), flat.dtype)
+        _POOL[flat.dtype](flat, out, method, np.empty(max(param, 1), np.intp))
+        return out
+    return Variant("pool", method.name.lower(), summary, run=run)
 
 
 def _registry(*entries):
@@ -168,40 +235,33 @@ def _registry(*entries):
 
 
 FEATURE_MAP: Dict[str, Variant] = _registry(
-    Variant("feature_map", "loops", "plain typed-memoryview loop nest, one accumulator",
-            run=_fmap_loops),
-    Variant("feature_map", "seed",
-            "port of the production C kernel: pointer walk, two accumulators for even w",
-            run=_fmap_seed),
-    Variant("feature_map", "tiles",
-            "register-blocked 4x3 tiles over the windows in place (AVX2+FMA when the CPU has it)",
-            run=_fmap_tiles),
-    Variant("feature_map", "blas",
-            "sum of shifted GEMMs through scipy.linalg.cython_blas, no copy of the input",
-            run=_fmap_blas),
-    Variant("feature_map", "parallel",
-            "the tiles over (batch slice, channel block) tasks on OpenMP threads",
-            threads=True, run=_fmap_parallel),
-    Variant("feature_map", "auto", "picks one of the above by shape, dtype and threads",
-            threads=True, run=_fmap_auto),
+    _feature_map("loops", "Cython: plain typed-memoryview loop nest, one accumulator",
+                 _serial(Core.LOOPS)),
+    _feature_map("seed", "Cython port of the production C kernel: pointer walk, two "
+                 "accumulators for even w", _serial(Core.SEED)),
+    _feature_map("tiles", "Cython: register-blocked 4x3 tiles over the windows in place, "
+                 "vectorised by the compiler (AVX2+FMA build when the CPU has it)",
+                 _serial(Core.TILES)),
+    _feature_map("simd", "C: the same 4x3 tiles with GCC vector extensions, through cdef "
+                 "extern (AVX2+FMA clone when the CPU has it)", _serial(Core.SIMD)),
+    _feature_map("blas", "Cython: sum of shifted GEMMs through scipy.linalg.cython_blas, "
+                 "no copy of the input", _serial(Core.BLAS)),
+    _feature_map("parallel", "Cython: tiles (full-width filters) or simd (narrower) over "
+                 "(batch slice, channel block) tasks on OpenMP threads", _parallel,
+                 threads=True),
+    _feature_map("auto", "picks one of the above by shape and threads", _auto, threads=True),
 )
-
-_AUTO_RUNNERS = {name: v.run for name, v in FEATURE_MAP.items() if name != "auto"}
 
 POOL: Dict[str, Variant] = _registry(
-    Variant("pool", "max", "max over all positions (max-over-time)", run=_pool_max),
-    Variant("pool", "avg", "mean over all positions", run=_pool_avg),
-    Variant("pool", "kmax", "the k largest values in their original order", run=_pool_kmax),
-    Variant("pool", "chunk_max", "max of each of `chunks` pieces (numpy.array_split)",
-            run=_pool_chunk_max),
+    _pool_method(Method.MAX, "max over all positions (max-over-time)"),
+    _pool_method(Method.AVG, "mean over all positions"),
+    _pool_method(Method.KMAX, "the k largest values in their original order"),
+    _pool_method(Method.CHUNK_MAX, "max of each of `chunks` pieces (numpy.array_split)"),
 )
+METHODS: Dict[str, Method] = {name: Method[name.upper()] for name in POOL}
+ACTIVATIONS: Dict[str, Activation] = {a.name.lower(): a for a in Activation}
 
-CONV_POOL: Dict[str, Variant] = _registry(*(
-    Variant("conv_pool", fm.name,
-            f"fused: {fm.name} feature map in per-thread tiles, activated and pooled in cache",
-            threads=fm.threads, run=_conv_pool_runner(fm.name))
-    for fm in FEATURE_MAP.values()
-))
+CONV_POOL: Dict[str, Variant] = _registry(*map(_conv_pool, FEATURE_MAP.values()))
 
 
 def variants() -> Dict[str, Dict[str, Variant]]:
@@ -217,7 +277,7 @@ def variants() -> Dict[str, Dict[str, Variant]]:
     --------
     >>> import suite
     >>> sorted(suite.variants()["feature_map"])
-    ['auto', 'blas', 'loops', 'parallel', 'seed', 'tiles']
+    ['auto', 'blas', 'loops', 'parallel', 'seed', 'simd', 'tiles']
     """
     return {"feature_map": dict(FEATURE_MAP), "pool": dict(POOL),
             "conv_pool": dict(CONV_POOL)}

@@ -6,13 +6,15 @@ import re
 import pytest
 
 import suite._api
+import suite.reference
 import suite.registry
 from suite.registry import FEATURE_MAP
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-@pytest.mark.parametrize("module", [suite._api, suite.registry], ids=lambda m: m.__name__)
+@pytest.mark.parametrize("module", [suite._api, suite.reference, suite.registry],
+                         ids=lambda m: m.__name__)
 def test_docstring_examples(module):
     result = doctest.testmod(module)
     assert result.attempted > 0 and result.failed == 0

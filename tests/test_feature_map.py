@@ -71,10 +71,10 @@ def test_threads(rng, variant):
 
 def test_fft_reference_agrees(rng):
     x, w, b = _inputs(rng, 2, 9, 11, 3, 2, 4, "float64")
-    np.testing.assert_allclose(suite.reference.feature_map_fft(x, w, b),
-                               suite.reference.feature_map(x, w, b), atol=1e-10)
-    np.testing.assert_allclose(suite.reference.feature_map_fft(x[0], w, b),
-                               suite.reference.feature_map(x[0], w, b), atol=1e-10)
+    suite.reference.assert_close(suite.reference.feature_map_fft(x, w, b),
+                                 suite.reference.feature_map(x, w, b), "float64")
+    suite.reference.assert_close(suite.reference.feature_map_fft(x[0], w, b),
+                                 suite.reference.feature_map(x[0], w, b), "float64")
 
 
 def test_no_bias_is_zero_bias(rng):
@@ -100,3 +100,18 @@ def test_result_dtype(x_dtype, w_dtype, b_dtype, expected):
     out = suite.feature_map(x, w, b)
     assert out.dtype == expected
     assert_feature_maps_close(out, x, w, b)
+
+
+def test_rule_picks_the_tiles_core_by_filter_width():
+    from suite._conv import Core
+    from suite.registry import CONV_POOL, choose_feature_map
+    full, narrow = ((1, 64, 300), (100, 3, 300)), ((1, 64, 300), (100, 3, 299))
+    assert choose_feature_map(*full, 1) == "tiles"
+    assert choose_feature_map(*narrow, 1) == "simd"
+    assert choose_feature_map((1, 128, 128), (16, 5, 5), 1) == "blas"
+    assert choose_feature_map((64, 64, 300), (100, 3, 300), 2) == "parallel"
+    for table in (FEATURE_MAP, CONV_POOL):
+        assert table["auto"].pick(*full, 1) == (Core.TILES, 1)
+        assert table["auto"].pick(*narrow, 1) == (Core.SIMD, 1)
+        assert table["parallel"].pick(*full, 2) == (Core.TILES, 2)
+        assert table["parallel"].pick(*narrow, 2) == (Core.SIMD, 2)

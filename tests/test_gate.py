@@ -151,11 +151,10 @@ def test_gate_fails_a_kernel_doing_ten_percent_more_work(clone):
     base = _git(repo, "rev-parse", "HEAD")
     conv = repo / "pyx" / "suite" / "_conv.pyx"
     source = conv.read_text()
-    # After the loop kernel's call, compute the first tenth of the channels a second time:
+    # After the loop core's call, compute the first tenth of the channels a second time:
     # the output is unchanged, the work grows by 10%.
-    call = re.search(r"def feature_map_loops\(.*?\n( +)(fmap_loops\(g, [^\n]*\))\n", source,
-                     re.S)
-    assert call, "feature_map_loops no longer calls fmap_loops(g, ...): update this patch"
+    call = re.search(r"if core == LOOPS:\n( +)(fmap_loops\(g, [^\n]*\))\n", source)
+    assert call, "fmap_core no longer calls fmap_loops(g, ...) for LOOPS: update this patch"
     indent, line = call.group(1), call.group(2)
     extra = f"{indent}g.channels = max(1, g.channels // 10)\n{indent}{line}\n"
     conv.write_text(source[:call.end()] + extra + source[call.end():])

@@ -24,28 +24,28 @@ cdef struct Task:
     Geometry g          # the task's own slice and block (out_batch_stride unchanged)
 
 
+cpdef enum Core:
+    # The serial feature-map cores.  suite._conv runs them on their own or over OpenMP
+    # tasks, suite._fused runs them into per-thread tiles, and suite.registry names the
+    # core of each variant: a new core is an entry here, a case in `fmap_core` and one
+    # registration.
+    LOOPS = 0
+    SEED = 1
+    TILES = 2
+    SIMD = 3
+    BLAS = 4
+
+
 cdef Geometry make_geometry(Py_ssize_t batch, Py_ssize_t n, Py_ssize_t d,
                             Py_ssize_t channels, Py_ssize_t h, Py_ssize_t w) noexcept nogil
-
-cdef Py_ssize_t blas_scratch_size(Geometry g) noexcept nogil
 
 cdef Plan make_plan(Geometry g, int n_threads) noexcept nogil
 
 cdef Task plan_task(Plan plan, Geometry g, Py_ssize_t t) noexcept nogil
 
+cdef int plan_threads(Plan plan, int n_threads) noexcept nogil
 
+cdef Py_ssize_t core_scratch_size(Core core, Geometry g) noexcept nogil
 
-cdef void fmap_loops(Geometry g, const floating* x, const floating* w,
-                     const floating* bias, floating* out) noexcept nogil
-
-cdef void fmap_seed(Geometry g, const floating* x, const floating* w,
-                    const floating* bias, floating* out) noexcept nogil
-
-cdef void fmap_tiles(Geometry g, const floating* x, const floating* w,
-                     const floating* bias, floating* out) noexcept nogil
-
-cdef void fmap_blas(Geometry g, const floating* x, const floating* w,
+cdef void fmap_core(Core core, Geometry g, const floating* x, const floating* w,
                     const floating* bias, floating* out, floating* scratch) noexcept nogil
-
-cdef void fmap_parallel(Geometry g, const floating* x, const floating* w,
-                        const floating* bias, floating* out, int n_threads) noexcept nogil

@@ -1,21 +1,67 @@
 """Feature-map kernels: valid 2-D cross-correlation of sentences with a filter bank, plus bias.
 
-Every core is a ``noexcept nogil`` function over raw pointers described by a ``Geometry``;
-the ``def`` wrappers below take C-contiguous typed memoryviews (the Python layer in
-``suite._api`` normalises inputs) and call the cores with the GIL released.
+Every core is a ``noexcept nogil`` function over raw pointers described by a ``Geometry``,
+named by the ``Core`` enum of ``_conv.pxd``.  The one ``def`` wrapper, ``feature_map``,
+takes C-contiguous typed memoryviews (the Python layer in ``suite._api`` normalises
+inputs) and runs a core with the GIL released, on one thread or over OpenMP tasks.
 """
+import importlib
+import os
+
+from cpython.pycapsule cimport PyCapsule_GetPointer
 from cython cimport floating
 from cython.parallel cimport prange, threadid
+from libc.stdlib cimport calloc, free, malloc
 
 from suite._blas cimport gemm_nt
+from suite._tiles_api cimport TILES_CAPSULE, TilesKernels
+
+cdef extern from "_cpu.h":
+    int suite_cpu_has_avx2_fma()
+
+cdef extern from *:
+    """
+    #ifdef _OPENMP
+    #include <omp.h>
+    #define suite_omp_max_threads() omp_get_max_threads()
+    #else
+    #define suite_omp_max_threads() 1
+    #endif
+    """
+    int suite_omp_max_threads() nogil
 
 cdef extern from "_windows.h" nogil:
+    void suite_windows_init(int avx2)
     void suite_windows_f64(const double* w, Py_ssize_t channels, Py_ssize_t h, Py_ssize_t wd,
                            const double* x, Py_ssize_t d, Py_ssize_t m, Py_ssize_t p,
                            const double* bias, double* out, Py_ssize_t ldo)
     void suite_windows_f32(const float* w, Py_ssize_t channels, Py_ssize_t h, Py_ssize_t wd,
                            const float* x, Py_ssize_t d, Py_ssize_t m, Py_ssize_t p,
                            const float* bias, float* out, Py_ssize_t ldo)
+
+
+def _has_avx2_fma():
+    """Whether the kernels may use AVX2+FMA: the CPU has both and ``SUITE_NO_AVX2`` is unset."""
+    return bool(suite_cpu_has_avx2_fma()) and os.environ.get("SUITE_NO_AVX2", "") in ("", "0")
+
+
+def _tiles_module(avx2):
+    """The build of the Cython tiles kernel this CPU runs, and its instruction set."""
+    if avx2:
+        try:
+            return importlib.import_module("suite._tiles_avx2"), "avx2+fma"
+        except ImportError:  # not built (not x86-64): the baseline build serves
+            pass
+    return importlib.import_module("suite._tiles"), "baseline"
+
+
+# The CPU is asked once, here, at import; the kernels only read the answer.
+cdef TilesKernels tiles_kernels
+_avx2 = _has_avx2_fma()
+suite_windows_init(_avx2)
+_module, ISA = _tiles_module(_avx2)
+tiles_kernels = (<TilesKernels*>PyCapsule_GetPointer(_module.TILES, TILES_CAPSULE))[0]
+del _module, _avx2
 
 # Rows (sentences x words) per batch slice, the unit of work of the GEMMs, the OpenMP
 # tasks and the fused tiles: enough for BLAS to run near its peak and for tasks to
@@ -38,8 +84,10 @@ cdef inline Py_ssize_t slice_sentences(Geometry g) noexcept nogil:
     return max(1, min(g.batch, SLICE_ROWS // g.n))
 
 
-cdef Py_ssize_t blas_scratch_size(Geometry g) noexcept nogil:
-    """Elements of scratch that ``fmap_blas`` needs for this geometry."""
+cdef Py_ssize_t core_scratch_size(Core core, Geometry g) noexcept nogil:
+    """Elements of scratch that ``core`` needs for this geometry (only ``BLAS`` needs any)."""
+    if core != BLAS:
+        return 0
     if g.p == 1:
         if g.batch == 1:
             return 0  # the GEMMs accumulate straight into the output
@@ -116,10 +164,26 @@ cdef void fmap_tiles(Geometry g, const floating* x, const floating* w,
                      const floating* bias, floating* out) noexcept nogil:
     """Register-blocked tiles of 4 channels x 3 positions over the windows, in place.
 
-    See ``_windows.h``: filter rows and window segments are dot products along
-    contiguous memory, so no copy and no BLAS call is needed, which is what small
-    sentences (where a GEMM call's fixed cost counts) want.  One sentence at a time: its
-    windows stay in L2 while every block of filters passes over them.
+    The Cython kernel of ``_tiles.pxi``, in the build chosen at import.  One sentence at
+    a time: its windows stay in L2 while every block of filters passes over them.
+    """
+    cdef Py_ssize_t s
+    for s in range(g.batch):
+        if floating is double:
+            tiles_kernels.f64(w, g.channels, g.h, g.w, x + s * g.n * g.d, g.d, g.m, g.p,
+                              bias, out + s * g.out_batch_stride, g.m * g.p)
+        else:
+            tiles_kernels.f32(w, g.channels, g.h, g.w, x + s * g.n * g.d, g.d, g.m, g.p,
+                              bias, out + s * g.out_batch_stride, g.m * g.p)
+
+
+cdef void fmap_simd(Geometry g, const floating* x, const floating* w,
+                    const floating* bias, floating* out) noexcept nogil:
+    """The same tiles in C with GCC vector extensions (``_windows.h``).
+
+    Filter rows and window segments are dot products along contiguous memory, so no
+    copy and no BLAS call is needed, which is what small sentences (where a GEMM call's
+    fixed cost counts) want.
     """
     cdef Py_ssize_t s
     for s in range(g.batch):
@@ -217,74 +281,92 @@ cdef Task plan_task(Plan plan, Geometry g, Py_ssize_t t) noexcept nogil:
     return task
 
 
-cdef void fmap_parallel(Geometry g, const floating* x, const floating* w,
-                        const floating* bias, floating* out, int n_threads) noexcept nogil:
-    """``fmap_tiles`` over the tasks of ``make_plan``, shared by OpenMP threads."""
-    cdef Plan plan = make_plan(g, n_threads)
-    cdef Py_ssize_t t
+cdef int plan_threads(Plan plan, int n_threads) noexcept nogil:
+    """The threads to start for ``plan``: never more than it has tasks."""
+    return <int>max(1, min(<Py_ssize_t>n_threads, plan.tasks))
+
+
+cdef void fmap_core(Core core, Geometry g, const floating* x, const floating* w,
+                    const floating* bias, floating* out, floating* scratch) noexcept nogil:
+    """Run ``core`` on one task; ``scratch`` holds ``core_scratch_size(core, g)`` elements."""
+    if core == LOOPS:
+        fmap_loops(g, x, w, bias, out)
+    elif core == SEED:
+        fmap_seed(g, x, w, bias, out)
+    elif core == TILES:
+        fmap_tiles(g, x, w, bias, out)
+    elif core == SIMD:
+        fmap_simd(g, x, w, bias, out)
+    else:
+        fmap_blas(g, x, w, bias, out, scratch)
+
+
+def omp_max_threads():
+    """OpenMP's current thread limit: what ``n_threads=None`` means, as in scikit-learn.
+
+    Returns
+    -------
+    int
+        ``omp_get_max_threads()`` of the calling thread, which honours
+        ``OMP_NUM_THREADS`` and ``threadpoolctl.threadpool_limits(user_api="openmp")``;
+        1 in a build without OpenMP.
+    """
+    return suite_omp_max_threads()
+
+
+def feature_map(const floating[:, :, ::1] x, const floating[:, :, ::1] w,
+                const floating[::1] bias, floating[:, :, :, ::1] out, Core core,
+                int n_threads):
+    """Fill ``out[s, c]`` with ``correlate2d(x[s], w[c], 'valid') + bias[c]``.
+
+    Parameters
+    ----------
+    x, w, bias : C-contiguous arrays of one floating dtype
+        Sentences ``(batch, n, d)``, filters ``(channels, h, w)``, biases ``(channels,)``.
+    out : C-contiguous array, shape (batch, channels, n - h + 1, d - w + 1)
+        Filled in place.
+    core : Core
+        The serial core each task runs.
+    n_threads : int
+        Threads asked for; the call starts at most one per task of ``make_plan``.
+
+    Returns
+    -------
+    int
+        The threads that ran at least one task.
+    """
+    cdef Geometry g = make_geometry(x.shape[0], x.shape[1], x.shape[2],
+                                    w.shape[0], w.shape[1], w.shape[2])
+    cdef Plan plan = make_plan(g, max(1, n_threads))
+    cdef int threads = plan_threads(plan, n_threads)
+    cdef Py_ssize_t size = core_scratch_size(core, plan_task(plan, g, 0).g)
+    cdef Py_ssize_t t, used = 0
     cdef Task task
-    for t in prange(plan.tasks, schedule="static", num_threads=n_threads):
-        task = plan_task(plan, g, t)
-        if task.g.channels > 0:
-            fmap_tiles(task.g, x + task.s0 * g.n * g.d, w + task.c0 * g.h * g.w,
-                       bias + task.c0, out + task.s0 * g.out_batch_stride + task.c0 * g.m * g.p)
-
-
-def blas_slice_scratch_size(Py_ssize_t batch, Py_ssize_t n, Py_ssize_t d,
-                            Py_ssize_t channels, Py_ssize_t h, Py_ssize_t w):
-    """Scratch elements that ``feature_map_blas`` needs (one batch slice at a time)."""
-    cdef Geometry g = make_geometry(batch, n, d, channels, h, w)
-    return blas_scratch_size(plan_task(make_plan(g, 1), g, 0).g)
-
-
-cdef inline Geometry geometry_of(const floating[:, :, ::1] x,
-                                 const floating[:, :, ::1] w) noexcept nogil:
-    return make_geometry(x.shape[0], x.shape[1], x.shape[2], w.shape[0], w.shape[1], w.shape[2])
-
-
-def feature_map_loops(const floating[:, :, ::1] x, const floating[:, :, ::1] w,
-                      const floating[::1] bias, floating[:, :, :, ::1] out):
-    """Fill ``out[s, c]`` with ``correlate2d(x[s], w[c], 'valid') + bias[c]`` (loop nest)."""
-    cdef Geometry g = geometry_of(x, w)
-    with nogil:
-        fmap_loops(g, &x[0, 0, 0], &w[0, 0, 0], &bias[0], &out[0, 0, 0, 0])
-
-
-def feature_map_seed(const floating[:, :, ::1] x, const floating[:, :, ::1] w,
-                     const floating[::1] bias, floating[:, :, :, ::1] out):
-    """As ``feature_map_loops``, by the production kernel's two-accumulator method."""
-    cdef Geometry g = geometry_of(x, w)
-    with nogil:
-        fmap_seed(g, &x[0, 0, 0], &w[0, 0, 0], &bias[0], &out[0, 0, 0, 0])
-
-
-def feature_map_tiles(const floating[:, :, ::1] x, const floating[:, :, ::1] w,
-                      const floating[::1] bias, floating[:, :, :, ::1] out):
-    """As ``feature_map_loops``, by register-blocked tiles over the windows in place."""
-    cdef Geometry g = geometry_of(x, w)
-    with nogil:
-        fmap_tiles(g, &x[0, 0, 0], &w[0, 0, 0], &bias[0], &out[0, 0, 0, 0])
-
-
-def feature_map_blas(const floating[:, :, ::1] x, const floating[:, :, ::1] w,
-                     const floating[::1] bias, floating[:, :, :, ::1] out,
-                     floating[::1] scratch):
-    """As ``feature_map_loops``, by shifted GEMMs, one batch slice at a time."""
-    cdef Geometry g = geometry_of(x, w)
-    cdef Plan plan = make_plan(g, 1)
-    cdef Py_ssize_t t
-    cdef Task task
-    cdef floating* work = &scratch[0] if scratch.shape[0] else NULL
-    with nogil:
-        for t in range(plan.tasks):
+    cdef floating* scratch = <floating*>malloc(max(1, threads * size) * sizeof(floating))
+    cdef char* ran = <char*>calloc(threads, 1)
+    if scratch == NULL or ran == NULL:
+        free(scratch)
+        free(ran)
+        raise MemoryError(f"feature_map needs {threads * size} floats of scratch")
+    try:
+        if threads == 1:
+            with nogil:
+                for t in range(plan.tasks):
+                    task = plan_task(plan, g, t)
+                    if task.g.channels > 0:
+                        fmap_core(core, task.g, &x[task.s0, 0, 0], &w[task.c0, 0, 0],
+                                  &bias[task.c0], &out[task.s0, task.c0, 0, 0], scratch)
+            return 1
+        for t in prange(plan.tasks, nogil=True, schedule="static", num_threads=threads):
             task = plan_task(plan, g, t)
-            fmap_blas(task.g, &x[task.s0, 0, 0], &w[0, 0, 0], &bias[0],
-                      &out[task.s0, 0, 0, 0], work)
-
-
-def feature_map_parallel(const floating[:, :, ::1] x, const floating[:, :, ::1] w,
-                         const floating[::1] bias, floating[:, :, :, ::1] out, int n_threads):
-    """As ``feature_map_tiles``, with tasks shared by ``n_threads`` OpenMP threads."""
-    cdef Geometry g = geometry_of(x, w)
-    with nogil:
-        fmap_parallel(g, &x[0, 0, 0], &w[0, 0, 0], &bias[0], &out[0, 0, 0, 0], n_threads)
+            if task.g.channels > 0:
+                ran[threadid()] = 1
+                fmap_core(core, task.g, &x[task.s0, 0, 0], &w[task.c0, 0, 0],
+                          &bias[task.c0], &out[task.s0, task.c0, 0, 0],
+                          scratch + threadid() * size)
+        for t in range(threads):
+            used += ran[t]
+        return used
+    finally:
+        free(scratch)
+        free(ran)

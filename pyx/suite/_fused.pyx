@@ -8,40 +8,23 @@ The tiles are plain C memory owned by the call: no Python objects on the way.
 from cython cimport floating
 from cython.parallel cimport prange, threadid
 from libc.math cimport expm1, expm1f, tanh, tanhf
-from libc.stdlib cimport free, malloc
+from libc.stdlib cimport calloc, free, malloc
 
-from suite._conv cimport (Geometry, Plan, Task, blas_scratch_size, fmap_blas, fmap_loops,
-                          fmap_seed, fmap_tiles, make_geometry, make_plan, plan_task)
-from suite._pool cimport avg_row, chunk_max_row, kmax_row, max_row
+from suite._conv cimport (Core, Geometry, Plan, Task, core_scratch_size, fmap_core,
+                          make_geometry, make_plan, plan_task, plan_threads)
+from suite._pool cimport CHUNK_MAX, MAX, Method, chunk_max_row, max_row, pool_row
 
-cdef enum Conv:
-    CONV_LOOPS = 0
-    CONV_SEED = 1
-    CONV_BLAS = 2
-    CONV_TILES = 3
-
-cdef enum Activation:
+cpdef enum Activation:
     IDENTITY = 0
     RELU = 1
     SELU = 2
     TANH = 3
 
-cdef enum Method:
-    MAX = 0
-    AVG = 1
-    KMAX = 2
-    CHUNK_MAX = 3
-
-# The codes by name, for the Python layer.
-CONVS = {"loops": CONV_LOOPS, "seed": CONV_SEED, "blas": CONV_BLAS, "tiles": CONV_TILES}
-ACTIVATIONS = {"identity": IDENTITY, "relu": RELU, "selu": SELU, "tanh": TANH}
-METHODS = {"max": MAX, "avg": AVG, "kmax": KMAX, "chunk_max": CHUNK_MAX}
-
 cdef double SELU_LAMBDA = 1.0507009873554805
 cdef double SELU_ALPHA = 1.6732632423543772
 
 
-cdef inline floating activate(floating v, int activation) noexcept nogil:
+cdef inline floating activate(floating v, Activation activation) noexcept nogil:
     # Written so that NaN goes through unchanged, as in the NumPy reference.
     if activation == RELU:
         return 0 if v <= 0 else v
@@ -58,8 +41,9 @@ cdef inline floating activate(floating v, int activation) noexcept nogil:
     return v
 
 
-cdef void activate_pool_row(floating* v, Py_ssize_t n, int activation, int method,
-                            Py_ssize_t param, floating* dst, Py_ssize_t* work) noexcept nogil:
+cdef void activate_pool_row(floating* v, Py_ssize_t n, Activation activation,
+                            Method method, Py_ssize_t param, floating* dst,
+                            Py_ssize_t* work) noexcept nogil:
     cdef Py_ssize_t i
     # Every activation is non-decreasing, so the max of the activated values is the
     # activation of the max: max pooling activates one value per window, not n.
@@ -73,59 +57,48 @@ cdef void activate_pool_row(floating* v, Py_ssize_t n, int activation, int metho
         if activation != IDENTITY:
             for i in range(n):
                 v[i] = activate(v[i], activation)
-        if method == AVG:
-            dst[0] = avg_row(v, n)
-        else:
-            kmax_row(v, n, param, dst, work)
-
-
-cdef void conv_task(int conv, Geometry g, const floating* x, const floating* w,
-                    const floating* bias, floating* tile, floating* scratch) noexcept nogil:
-    if conv == CONV_LOOPS:
-        fmap_loops(g, x, w, bias, tile)
-    elif conv == CONV_SEED:
-        fmap_seed(g, x, w, bias, tile)
-    elif conv == CONV_TILES:
-        fmap_tiles(g, x, w, bias, tile)
-    else:
-        fmap_blas(g, x, w, bias, tile, scratch)
+        pool_row(method, v, n, param, dst, work)
 
 
 def conv_pool(const floating[:, :, ::1] x, const floating[:, :, ::1] w,
-              const floating[::1] bias, floating[:, ::1] out, int conv, int activation,
-              int method, Py_ssize_t param, int n_threads):
+              const floating[::1] bias, floating[:, ::1] out, Core core,
+              Activation activation, Method method, Py_ssize_t param, int n_threads):
     """Fill ``out[s * channels + c]`` with the pooled, activated map of ``x[s]`` and ``w[c]``.
 
     ``out`` has one row per (sentence, channel) and 1, k or ``chunks`` columns.  Each
-    thread gets a tile for one task's feature maps (plus GEMM scratch for the ``blas``
-    core, and k positions for k-max pooling), allocated here in one block.
+    thread gets a tile for one task's feature maps (plus GEMM scratch for the ``BLAS``
+    core, and k positions for k-max pooling), allocated here in one block.  At most one
+    thread per task is started; returns the threads that ran at least one task.
     """
     cdef Geometry g = make_geometry(x.shape[0], x.shape[1], x.shape[2],
                                     w.shape[0], w.shape[1], w.shape[2])
-    cdef Plan plan = make_plan(g, n_threads)
+    cdef Plan plan = make_plan(g, max(1, n_threads))
+    cdef int threads = plan_threads(plan, n_threads)
     cdef Geometry first = plan_task(plan, g, 0).g
     cdef Py_ssize_t positions = g.m * g.p
     cdef Py_ssize_t tile_size = first.batch * first.channels * positions
-    cdef Py_ssize_t scratch_size = blas_scratch_size(first) if conv == CONV_BLAS else 0
-    cdef Py_ssize_t per_thread = tile_size + scratch_size
-    cdef Py_ssize_t t, s, c, tid
+    cdef Py_ssize_t per_thread = tile_size + core_scratch_size(core, first)
+    cdef Py_ssize_t t, s, c, tid, used = 0
     cdef Task task
     cdef floating* tile_t
-    cdef floating* buffers = <floating*>malloc(n_threads * per_thread * sizeof(floating))
-    cdef Py_ssize_t* work = <Py_ssize_t*>malloc(n_threads * max(param, 1) * sizeof(Py_ssize_t))
-    if buffers == NULL or work == NULL:
+    cdef floating* buffers = <floating*>malloc(threads * per_thread * sizeof(floating))
+    cdef Py_ssize_t* work = <Py_ssize_t*>malloc(threads * max(param, 1) * sizeof(Py_ssize_t))
+    cdef char* ran = <char*>calloc(threads, 1)
+    if buffers == NULL or work == NULL or ran == NULL:
         free(buffers)
         free(work)
-        raise MemoryError(f"conv_pool needs {n_threads * per_thread} floats of scratch")
+        free(ran)
+        raise MemoryError(f"conv_pool needs {threads * per_thread} floats of scratch")
     try:
-        for t in prange(plan.tasks, nogil=True, schedule="static", num_threads=n_threads):
+        for t in prange(plan.tasks, nogil=True, schedule="static", num_threads=threads):
             task = plan_task(plan, g, t)
             if task.g.channels == 0:
                 continue
             tid = threadid()
+            ran[tid] = 1
             tile_t = buffers + tid * per_thread
             task.g.out_batch_stride = task.g.channels * positions
-            conv_task(conv, task.g, &x[task.s0, 0, 0], &w[task.c0, 0, 0], &bias[task.c0],
+            fmap_core(core, task.g, &x[task.s0, 0, 0], &w[task.c0, 0, 0], &bias[task.c0],
                       tile_t, tile_t + tile_size)
             for s in range(task.g.batch):
                 for c in range(task.g.channels):
@@ -133,6 +106,10 @@ def conv_pool(const floating[:, :, ::1] x, const floating[:, :, ::1] w,
                                       positions, activation, method, param,
                                       &out[(task.s0 + s) * g.channels + task.c0 + c, 0],
                                       work + tid * max(param, 1))
+        for t in range(threads):
+            used += ran[t]
+        return used
     finally:
         free(buffers)
         free(work)
+        free(ran)

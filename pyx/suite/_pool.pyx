@@ -1,7 +1,8 @@
 """Pooling kernels over the positions of each channel's feature map.
 
-Each ``*_row`` core pools one row of ``n`` positions; the ``def`` wrappers apply it to
-every row of a C-contiguous ``(rows, n)`` array with the GIL released.  NaN propagates
+Each ``*_row`` core pools one row of ``n`` positions and ``pool_row`` picks one by the
+``Method`` enum of ``_pool.pxd``; the ``def`` wrapper ``pool`` applies it to every row of a
+C-contiguous ``(rows, n)`` array with the GIL released.  NaN propagates
 as in NumPy: a NaN anywhere in a pooled window makes that window's result NaN.
 """
 from cython cimport floating
@@ -113,33 +114,37 @@ cdef void chunk_max_row(const floating* v, Py_ssize_t n, Py_ssize_t chunks,
         start += size
 
 
-def pool_max(const floating[:, ::1] fmap, floating[::1] out):
-    """``out[r] = max(fmap[r])``."""
+cdef void pool_row(Method method, const floating* v, Py_ssize_t n, Py_ssize_t param,
+                   floating* dst, Py_ssize_t* work) noexcept nogil:
+    """Pool one row into ``dst``: 1 value, or ``param`` (k or chunks) values.
+
+    ``work`` holds ``param`` positions for k-max pooling.
+    """
+    if method == MAX:
+        dst[0] = max_row(v, n)
+    elif method == AVG:
+        dst[0] = avg_row(v, n)
+    elif method == KMAX:
+        kmax_row(v, n, param, dst, work)
+    else:
+        chunk_max_row(v, n, param, dst)
+
+
+def pool(const floating[:, ::1] fmap, floating[:, ::1] out, Method method,
+         Py_ssize_t[::1] work):
+    """Pool every row of ``fmap`` into the same row of ``out``.
+
+    Parameters
+    ----------
+    fmap : C-contiguous array, shape (rows, positions)
+    out : C-contiguous array, shape (rows, width)
+        Width 1 for ``MAX`` and ``AVG``, k for ``KMAX``, the number of chunks for
+        ``CHUNK_MAX``.
+    method : Method
+    work : C-contiguous intp array of at least ``width`` elements
+        Scratch for k-max pooling.
+    """
     cdef Py_ssize_t r
     with nogil:
         for r in range(fmap.shape[0]):
-            out[r] = max_row(&fmap[r, 0], fmap.shape[1])
-
-
-def pool_avg(const floating[:, ::1] fmap, floating[::1] out):
-    """``out[r] = mean(fmap[r])``."""
-    cdef Py_ssize_t r
-    with nogil:
-        for r in range(fmap.shape[0]):
-            out[r] = avg_row(&fmap[r, 0], fmap.shape[1])
-
-
-def pool_kmax(const floating[:, ::1] fmap, floating[:, ::1] out, Py_ssize_t[::1] work):
-    """``out[r]`` = the ``out.shape[1]`` largest values of ``fmap[r]`` in their order."""
-    cdef Py_ssize_t r
-    with nogil:
-        for r in range(fmap.shape[0]):
-            kmax_row(&fmap[r, 0], fmap.shape[1], out.shape[1], &out[r, 0], &work[0])
-
-
-def pool_chunk_max(const floating[:, ::1] fmap, floating[:, ::1] out):
-    """``out[r, i]`` = max of the i-th of ``out.shape[1]`` pieces of ``fmap[r]``."""
-    cdef Py_ssize_t r
-    with nogil:
-        for r in range(fmap.shape[0]):
-            chunk_max_row(&fmap[r, 0], fmap.shape[1], out.shape[1], &out[r, 0])
+            pool_row(method, &fmap[r, 0], fmap.shape[1], out.shape[1], &out[r, 0], &work[0])

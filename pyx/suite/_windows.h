@@ -10,36 +10,36 @@
  *
  * The file is a template: _windows_impl.h is included once per element type.  On x86-64
  * each kernel is compiled twice, for AVX2+FMA and for the baseline instruction set, and
- * the first call picks the one the CPU supports, so the build stays portable.
+ * suite_windows_init (called once, at import) picks the one the CPU supports, so the build
+ * stays portable.  This is the `simd` variant: C with GCC vector extensions, reached from
+ * Cython through `cdef extern`; the `tiles` variant is the same blocking in Cython.
  */
 #ifndef SUITE_WINDOWS_H
 #define SUITE_WINDOWS_H
 
+#if !defined(__GNUC__) && !defined(__clang__)
+#error "the simd kernel uses GCC vector extensions: build textcnn-suite with GCC or Clang"
+#endif
+
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
-#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__) && !defined(SUITE_NO_DISPATCH)
+#if defined(__x86_64__) && !defined(SUITE_NO_DISPATCH)
 #define SUITE_DISPATCH 1
 #define SUITE_AVX2 __attribute__((target("avx2,fma")))
-static int suite_has_avx2_fma(void)
-{
-    static int answer = -1;
-    if (answer < 0) {
-        __builtin_cpu_init();
-        answer = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    }
-    return answer;
-}
 #else
 #define SUITE_DISPATCH 0
 #endif
 
-#include <stdint.h>
+/* Whether the kernels take their AVX2+FMA clones: set once, at import, by
+ * suite_windows_init (suite._conv asks _cpu.h), and only read by the kernels. */
+static int suite_windows_avx2 = 0;
 
-/* Vector types pass through the static helpers only, never across a library boundary. */
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wpsabi"
-#endif
+static void suite_windows_init(int avx2)
+{
+    suite_windows_avx2 = SUITE_DISPATCH && avx2;
+}
 
 #define SUITE_T double
 #define SUITE_I int64_t

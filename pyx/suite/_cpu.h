@@ -1,0 +1,16 @@
+/* What the CPU can run, asked once when suite._conv is imported (never from a kernel, so
+ * no OpenMP thread ever writes a shared flag). */
+#ifndef SUITE_CPU_H
+#define SUITE_CPU_H
+
+#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
+static int suite_cpu_has_avx2_fma(void)
+{
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+#else
+static int suite_cpu_has_avx2_fma(void) { return 0; }
+#endif
+
+#endif
