@@ -20,7 +20,7 @@ def format_table(report: Report) -> str:
     conv = [r for r in report.rows if r.section in ("feature_map", "conv_pool", "baseline")]
     if conv:
         baselines = sorted({k for r in conv for k in r.speedups if k != "feature_map"},
-                           key=["correlate2d", "fftconvolve", "torch"].index)
+                           key=["correlate2d", "fftconvolve", "torch", "simd"].index)
         head = (["workload", "kernel", "variant", "dtype", "thr", "check", "median ms",
                  "GFLOP/s", "% peak"] + [f"x {b}" for b in baselines] + ["x feature_map"])
         body = []
@@ -30,7 +30,8 @@ def format_table(report: Report) -> str:
                          _fmt(r.peak_percent, ".1f")]
                         + [_fmt(r.speedups.get(b), ".2f") for b in baselines]
                         + [_fmt(r.speedups.get("feature_map"), ".2f")])
-        out += ["", "Feature maps and fused conv+pool (x B: B's time / this row's time)",
+        out += ["", "Feature maps and fused conv+pool (x B: how many times faster than B, the "
+                "median of per-round time ratios; x simd: Cython tiles against the C kernel)",
                 _table(head, body)]
     pool = [r for r in report.rows if r.section == "pool"]
     if pool:
