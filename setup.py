@@ -23,7 +23,7 @@ from Cython.Build import cythonize
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
-MODULES = ["_conv", "_pool", "_fused", "_callgrind"]
+MODULES = ["_conv", "_pool", "_fused", "_model", "_callgrind"]
 ROOT = os.path.dirname(os.path.abspath(__file__))
 VERSION_MODULE = os.path.join(ROOT, "suite", "version.py")
 
