@@ -26,7 +26,7 @@ from Cython.Build import cythonize
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
-MODULES = ["_conv", "_pool", "_fused", "_callgrind", "_tiles", "_tiles_avx2"]
+MODULES = ["_conv", "_pool", "_fused", "_model", "_callgrind", "_tiles", "_tiles_avx2"]
 
 # The Cython tiles kernel's sums are vectorised reductions: the compiler may reassociate
 # them only with these flags.  Not -ffinite-math-only (nor -ffast-math, which implies it):

@@ -4,8 +4,8 @@ asv runs today's benchmark files against every commit of the project's history. 
 parameter matrix (workload shapes, variant names, dtypes, pooling methods, activations),
 the inputs, the references and the helpers the ``track_*`` benchmarks time with are all
 written in this directory, and a benchmark reaches the build under test only through its
-public API: ``suite.feature_map``, ``suite.pool``, ``suite.conv_pool`` and
-``suite.variants()``.  A case an older build cannot run (a variant it does not register)
+public API: ``suite.feature_map``, ``suite.pool``, ``suite.conv_pool``,
+``suite.variants()`` and ``suite.TextCNN``.  A case an older build cannot run (a variant it does not register)
 raises ``NotImplementedError`` in ``setup``, which asv records as n/a.
 
 A name added to a list below is a new column of the history; changing what an existing
@@ -46,6 +46,13 @@ MEMORY_WORKLOADS = {
     "kim-mr-b64": WORKLOADS["kim-mr-b64"],
     "kim-mr-b256": (256,) + WORKLOADS["kim-mr"][1:],
 }
+#: The seed's classifier (``suite.TextCNN``): vocabulary, the word-column tables' widths,
+#: the tag tables (vocab, dim), bank heights, channels per bank and classes.
+INTENT = {"vocab": 20000, "word_dims": (300, 50), "tags": ((30, 16), (45, 16)),
+          "heights": (2, 3, 4, 5), "channels": 100, "classes": 12}
+#: Cases of the classifier: (batch, n, (shortest, longest)) padded batches.
+INTENT_CASES = {"utterance-8": (1, 8, (8, 8)), "utterance-16": (1, 16, (16, 16)),
+                "batch-64": (64, 24, (4, 24))}
 BATCH1_WORKLOADS = tuple(name for name, (batch, *_) in WORKLOADS.items() if batch == 1)
 BATCHED_WORKLOADS = tuple(name for name, (batch, *_) in WORKLOADS.items() if batch > 1)
 
@@ -72,6 +79,36 @@ def maps(shape, dtype, seed=1234):
     rng = np.random.default_rng(seed)
     return [rng.standard_normal((batch, c, n - h + 1, d - w + 1)).astype(dtype)
             for c, h, w in banks]
+
+
+def intent_model(dtype, seed=1234):
+    """Seeded ``suite.TextCNN`` of the ``INTENT`` shapes, SELU, word/word/tag/POS columns."""
+    if not hasattr(suite, "TextCNN"):
+        raise NotImplementedError("this build has no suite.TextCNN")
+    spec, rng = INTENT, np.random.default_rng(seed)
+    tables = [(spec["vocab"], d) for d in spec["word_dims"]] + list(spec["tags"])
+    dim = sum(d for _, d in tables)
+    embeddings = [(rng.standard_normal(shape) / np.sqrt(shape[1])).astype(dtype)
+                  for shape in tables]
+    filters = [((rng.standard_normal((spec["channels"], h, dim)) / np.sqrt(h * dim))
+                .astype(dtype), (0.1 * rng.standard_normal(spec["channels"])).astype(dtype))
+               for h in spec["heights"]]
+    features = spec["channels"] * len(spec["heights"])
+    classifier = ((rng.standard_normal((spec["classes"], features)) / np.sqrt(features))
+                  .astype(dtype), np.zeros(spec["classes"], dtype))
+    columns = [0] * len(spec["word_dims"]) + list(range(1, len(spec["tags"]) + 1))
+    return suite.TextCNN(embeddings, filters, classifier, columns=columns, activation="selu")
+
+
+def intent_tokens(case, seed=1234):
+    """Seeded ``(tokens (batch, n, k), lengths (batch,))``, int64, id 0 past each length."""
+    batch, n, (shortest, longest) = INTENT_CASES[case]
+    rng = np.random.default_rng(seed)
+    vocabs = [INTENT["vocab"]] + [v for v, _ in INTENT["tags"]]
+    tokens = np.stack([rng.integers(0, v, (batch, n)) for v in vocabs], axis=-1)
+    lengths = rng.integers(shortest, longest + 1, batch)
+    tokens[np.arange(n)[None, :] >= lengths[:, None]] = 0
+    return tokens.astype(np.int64), lengths.astype(np.int64)
 
 
 def require(kernel, name):

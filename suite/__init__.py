@@ -4,14 +4,16 @@
 filters plus a bias; ``pool`` pools each map over its positions; ``conv_pool`` does both,
 with an activation in between, without holding the feature maps of a batch in memory.
 Each comes in several registered variants (``variants()``), all tested against the
-scipy.signal / NumPy references in ``suite.reference``.
+scipy.signal / NumPy references in ``suite.reference``.  ``TextCNN`` runs the whole
+sentence classifier the kernels come from, in compiled code.
 """
 import importlib
 
 from suite._api import conv_pool, feature_map, pool
+from suite.model import TextCNN
 from suite.registry import variants
 
-__all__ = ["feature_map", "pool", "conv_pool", "variants", "reference"]
+__all__ = ["feature_map", "pool", "conv_pool", "variants", "TextCNN", "reference"]
 __version__ = "0.1.0"
 
 

@@ -7,7 +7,7 @@ import sys
 from typing import List, Optional
 
 from suite.registry import CONV_POOL, DTYPES, FEATURE_MAP, POOL
-from suite.workloads import WORKLOADS
+from suite.workloads import INTENT, WORKLOADS
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -21,9 +21,10 @@ def _parser() -> argparse.ArgumentParser:
                     "with correlate2d (and PyTorch when installed) on one thread; print a "
                     "table with GFLOP/s, %% of this machine's GEMM peak and speedups.")
     variant_names = sorted(set(FEATURE_MAP) | set(CONV_POOL) | set(POOL))
-    run.add_argument("--workload", action="append", choices=list(WORKLOADS), metavar="NAME",
+    workloads = list(WORKLOADS) + [INTENT.name]
+    run.add_argument("--workload", action="append", choices=workloads, metavar="NAME",
                      help="run only this workload (repeatable); one of: "
-                          + ", ".join(WORKLOADS))
+                          + ", ".join(workloads) + f" ({INTENT.name}: the whole classifier)")
     run.add_argument("--variant", action="append", choices=variant_names, metavar="NAME",
                      help="run only this feature-map / fused variant or pooling method "
                           "(repeatable); one of: " + ", ".join(variant_names))

@@ -7,7 +7,8 @@ import numpy as np
 from scipy import signal
 
 __all__ = ["feature_map", "feature_map_fft", "feature_map_magnitude", "pool", "activate",
-           "conv_pool", "TOLERANCE", "close", "assert_close", "SELU_LAMBDA", "SELU_ALPHA"]
+           "conv_pool", "text_cnn", "TOLERANCE", "close", "assert_close", "SELU_LAMBDA",
+           "SELU_ALPHA"]
 
 SELU_LAMBDA = 1.0507009873554805
 SELU_ALPHA = 1.6732632423543772
@@ -184,3 +185,50 @@ def assert_close(got, want, dtype, magnitude=None):
     why = _compare(got, want, dtype, magnitude)
     if why is not None:
         raise AssertionError(why)
+
+
+def text_cnn(embeddings, filters, classifier, tokens, lengths=None, *, columns=None,
+             positional=True, activation="selu"):
+    """The text-CNN classifier of ``suite.TextCNN``, sentence by sentence, in float64.
+
+    Row ``t`` of a sentence's matrix concatenates ``embeddings[i][tokens[t, columns[i]]]``
+    over the tables, plus (with ``positional``) ``PE[t, 2j] = sin(t / 10000**(2j / D))``,
+    ``PE[t, 2j + 1] = cos(t / 10000**(2j / D))``.  Bank ``j`` sees the matrix padded with
+    zero rows up to ``h_j`` rows; filter ``c``'s feature is the max over its windows of
+    ``act(correlate2d(X, W_j[c], "valid") + b_j[c])``; ``logits = features @ Wc.T + bc``.
+
+    Returns
+    -------
+    features : ndarray, ``(batch, F)``
+    logits : ndarray, ``(batch, classes)``
+    """
+    import math
+
+    tables = [np.asarray(t, np.float64) for t in embeddings]
+    columns = list(range(len(tables))) if columns is None else list(columns)
+    tokens = np.asarray(tokens)
+    if tokens.ndim == 2:
+        tokens = tokens[None]
+    lengths = [tokens.shape[1]] * len(tokens) if lengths is None else list(np.ravel(lengths))
+    d = sum(t.shape[1] for t in tables)
+    features = []
+    for ids, length in zip(tokens, lengths):
+        x = np.array([np.concatenate([table[ids[t, col]] for table, col in zip(tables, columns)])
+                      for t in range(length)])
+        if positional:
+            for t in range(length):
+                for k in range(d):
+                    angle = t / 10000 ** ((k - k % 2) / d)
+                    x[t, k] += math.sin(angle) if k % 2 == 0 else math.cos(angle)
+        pooled = []
+        for weights, bias in filters:
+            weights = np.asarray(weights, np.float64)
+            h = weights.shape[1]
+            padded = np.vstack([x, np.zeros((max(h - length, 0), d))])
+            for w, b in zip(weights, np.asarray(bias, np.float64)):
+                windows = signal.correlate2d(padded, w, mode="valid")[:, 0] + b
+                pooled.append(activate(windows, activation).max())
+        features.append(pooled)
+    features = np.array(features, np.float64).reshape(len(tokens), -1)
+    weights, bias = (np.asarray(a, np.float64) for a in classifier)
+    return features, features @ weights.T + bias

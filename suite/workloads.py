@@ -11,7 +11,8 @@ from typing import Dict, Tuple
 
 import numpy as np
 
-__all__ = ["Workload", "WORKLOADS", "MEMORY_WORKLOADS", "POOL_ARGS", "get", "pool_kwargs"]
+__all__ = ["Workload", "WORKLOADS", "MEMORY_WORKLOADS", "POOL_ARGS", "get", "pool_kwargs",
+           "ModelWorkload", "INTENT"]
 
 
 @dataclass(frozen=True)
@@ -119,3 +120,89 @@ def get(name: str) -> Workload:
         return WORKLOADS[name]
     except KeyError:
         raise ValueError(f"unknown workload {name!r}; valid names: {', '.join(WORKLOADS)}") from None
+
+
+@dataclass(frozen=True)
+class ModelWorkload:
+    """A text-CNN classifier and the sentences it classifies (``suite.TextCNN``).
+
+    Attributes
+    ----------
+    name, reason : str
+    vocab : int
+        Words in the vocabulary, indexed by id column 0.
+    word_dims : tuple of int
+        The tables on the word column (GloVe, task-local vectors).
+    tags : tuple of (vocab, dim)
+        The tables on the following columns (entity tags, part of speech), one each.
+    heights, channels, classes : the filter banks and the dense layer.
+    cases : dict
+        Case name to ``(batch, n, (shortest, longest))``: a padded batch of ``batch``
+        sentences of ``n`` positions whose lengths are drawn between the two.
+    """
+
+    name: str
+    reason: str
+    vocab: int
+    word_dims: Tuple[int, ...]
+    tags: Tuple[Tuple[int, int], ...]
+    heights: Tuple[int, ...]
+    channels: int
+    classes: int
+    cases: Dict[str, Tuple[int, int, Tuple[int, int]]]
+
+    @property
+    def dim(self) -> int:
+        return sum(self.word_dims) + sum(d for _, d in self.tags)
+
+    def weights(self, dtype="float32", seed=1234):
+        """Seeded ``(embeddings, filters, classifier, columns)`` for ``suite.TextCNN``."""
+        rng = np.random.default_rng(seed)
+        tables = [(self.vocab, d) for d in self.word_dims] + list(self.tags)
+        embeddings = [(rng.standard_normal(shape) / np.sqrt(shape[1])).astype(dtype)
+                      for shape in tables]
+        filters = [((rng.standard_normal((self.channels, h, self.dim))
+                     / np.sqrt(h * self.dim)).astype(dtype),
+                    (0.1 * rng.standard_normal(self.channels)).astype(dtype))
+                   for h in self.heights]
+        features = self.channels * len(self.heights)
+        classifier = ((rng.standard_normal((self.classes, features)) / np.sqrt(features))
+                      .astype(dtype), np.zeros(self.classes, dtype))
+        columns = [0] * len(self.word_dims) + list(range(1, len(self.tags) + 1))
+        return embeddings, filters, classifier, columns
+
+    def model(self, dtype="float32", seed=1234):
+        """The seeded ``suite.TextCNN`` of this workload."""
+        from suite.model import TextCNN
+        embeddings, filters, classifier, columns = self.weights(dtype, seed)
+        return TextCNN(embeddings, filters, classifier, columns=columns, activation="selu")
+
+    def tokens(self, case: str, seed=1234):
+        """Seeded ``(tokens (batch, n, k) int64, lengths (batch,) int64)`` of a case.
+
+        Positions past a sentence's length hold id 0, as a padded batch does.
+        """
+        batch, n, (shortest, longest) = self.cases[case]
+        rng = np.random.default_rng(seed)
+        vocabs = [self.vocab] + [v for v, _ in self.tags]
+        tokens = np.stack([rng.integers(0, v, (batch, n)) for v in vocabs], axis=-1)
+        lengths = rng.integers(shortest, longest + 1, batch)
+        tokens[np.arange(n)[None, :] >= lengths[:, None]] = 0
+        return tokens.astype(np.int64), lengths.astype(np.int64)
+
+    def flops(self, lengths) -> int:
+        """Multiply-adds of the banks and the dense layer, two FLOPs each, for ``lengths``."""
+        total = 0
+        for length in np.ravel(lengths):
+            for h in self.heights:
+                total += 2 * (max(int(length), h) - h + 1) * self.channels * h * self.dim
+        features = self.channels * len(self.heights)
+        return total + 2 * len(np.ravel(lengths)) * features * self.classes
+
+
+INTENT = ModelWorkload(
+    "intent", "bot and intent classification of one spoken command, as the seed's speaker does",
+    vocab=20000, word_dims=(300, 50), tags=((30, 16), (45, 16)), heights=(2, 3, 4, 5),
+    channels=100, classes=12,
+    cases={"utterance-8": (1, 8, (8, 8)), "utterance-16": (1, 16, (16, 16)),
+           "batch-64": (64, 24, (4, 24))})

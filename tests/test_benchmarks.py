@@ -21,7 +21,7 @@ if ROOT not in sys.path:  # asv imports benchmarks/ from the project root; so do
 PREFIXES = ("time_", "peakmem_", "track_", "mem_")
 # The timing suite.  Other modules of benchmarks/ (the performance gate's) are tested
 # with the gate: they run for minutes.
-MODULES = ("feature_map", "conv_pool", "pooling")
+MODULES = ("feature_map", "conv_pool", "pooling", "model")
 
 
 def _classes():
@@ -67,6 +67,20 @@ def test_every_registered_variant_is_benchmarked():
     assert threaded <= set(_common.THREADED_VARIANTS)
 
 
+def test_frozen_classifier_matches_the_package():
+    from benchmarks import _common
+    from suite.workloads import INTENT
+    assert _common.INTENT_CASES == INTENT.cases
+    for dtype in ("float32", "float64"):
+        frozen, package = _common.intent_model(dtype), INTENT.model(dtype)
+        for case in INTENT.cases:
+            tokens, lengths = _common.intent_tokens(case)
+            want_tokens, want_lengths = INTENT.tokens(case)
+            assert np.array_equal(tokens, want_tokens) and np.array_equal(lengths, want_lengths)
+        np.testing.assert_array_equal(frozen.logits(tokens, lengths),
+                                      package.logits(tokens, lengths))
+
+
 @pytest.mark.parametrize("name", sorted(set(WORKLOADS) | set(MEMORY_WORKLOADS)))
 def test_frozen_workloads_match_the_package(name):
     from benchmarks import _common
@@ -80,7 +94,7 @@ def test_frozen_workloads_match_the_package(name):
                for a, b in zip(bank, want))
 
 
-PUBLIC = {"feature_map", "pool", "conv_pool", "variants"}
+PUBLIC = {"feature_map", "pool", "conv_pool", "variants", "TextCNN"}
 
 
 @pytest.mark.parametrize("path", sorted(

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from suite.registry import CONV_POOL, FEATURE_MAP, POOL
-from suite.workloads import WORKLOADS
+from suite.workloads import INTENT, WORKLOADS
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -37,6 +37,9 @@ def test_quick_report_checks_every_variant_and_passes(quick_report):
                              ("pool", POOL)):
         assert {r["variant"] for r in rows if r["section"] == kernel} == set(registry)
     assert {r["workload"] for r in rows if r["section"] == "feature_map"} == set(WORKLOADS)
+    assert {r["workload"] for r in rows if r["section"] == "model"} == {
+        f"intent/{case}" for case in INTENT.cases}
+    assert {r["variant"] for r in rows if r["section"] == "model"} >= {"suite"}
     assert {r["variant"] for r in rows if r["section"] == "baseline"} >= {"correlate2d"}
     assert any(r["threads"] == 2 for r in rows if r["section"] == "feature_map")
 
@@ -49,7 +52,11 @@ def test_quick_report_figures_are_consistent(quick_report):
     assert len(timed) == len(report["rows"])
     for r in timed:
         assert r["seconds"] == pytest.approx(statistics.median(r["samples"]), rel=1e-12)
-        if r["flops"] is not None:
+        if r["section"] == "model":
+            case = r["workload"].split("/", 1)[1]
+            assert r["flops"] == INTENT.flops(INTENT.tokens(case)[1])
+            assert r["p99"] >= r["seconds"]
+        elif r["flops"] is not None:
             base, _, width = r["workload"].partition("/w")
             workload = WORKLOADS[base].with_width(int(width)) if width else WORKLOADS[base]
             assert r["flops"] == workload.flops()

@@ -7,39 +7,11 @@ The tiles are plain C memory owned by the call: no Python objects on the way.
 """
 from cython cimport floating
 from cython.parallel cimport prange, threadid
-from libc.math cimport expm1, expm1f, tanh, tanhf
 from libc.stdlib cimport calloc, free, malloc
 
 from suite._conv cimport (Core, Geometry, Plan, Task, core_scratch_size, fmap_core,
                           make_geometry, make_plan, plan_task, plan_threads)
 from suite._pool cimport CHUNK_MAX, MAX, Method, chunk_max_row, max_row, pool_row
-
-cpdef enum Activation:
-    IDENTITY = 0
-    RELU = 1
-    SELU = 2
-    TANH = 3
-
-cdef double SELU_LAMBDA = 1.0507009873554805
-cdef double SELU_ALPHA = 1.6732632423543772
-
-
-cdef inline floating activate(floating v, Activation activation) noexcept nogil:
-    # Written so that NaN goes through unchanged, as in the NumPy reference.
-    if activation == RELU:
-        return 0 if v <= 0 else v
-    if activation == SELU:
-        if v > 0:
-            return <floating>SELU_LAMBDA * v
-        if floating is float:
-            return <floating>(SELU_LAMBDA * SELU_ALPHA) * expm1f(v)
-        return SELU_LAMBDA * SELU_ALPHA * expm1(v)
-    if activation == TANH:
-        if floating is float:
-            return tanhf(v)
-        return tanh(v)
-    return v
-
 
 cdef void activate_pool_row(floating* v, Py_ssize_t n, Activation activation,
                             Method method, Py_ssize_t param, floating* dst,

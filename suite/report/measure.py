@@ -23,8 +23,9 @@ import suite
 from suite import reference, timing
 from suite.registry import CONV_POOL, DTYPES, FEATURE_MAP, POOL
 from suite.report.environment import environment
-from suite.report.peers import torch_calls, torch_or_none
-from suite.workloads import WORKLOADS, Workload, pool_kwargs
+from suite.report.peers import (onnx_text_cnn, onnxruntime_session, torch_calls, torch_or_none,
+                                torch_text_cnn)
+from suite.workloads import INTENT, WORKLOADS, Workload, pool_kwargs
 
 __all__ = ["Row", "Settings", "Report", "run", "write_json"]
 
@@ -53,7 +54,7 @@ class Settings:
         Side of the square matrices of the GEMM peak.
     """
 
-    workloads: List[str] = field(default_factory=lambda: list(WORKLOADS))
+    workloads: List[str] = field(default_factory=lambda: list(WORKLOADS) + [INTENT.name])
     variants: List[str] = field(default_factory=lambda: sorted(
         set(FEATURE_MAP) | set(CONV_POOL) | set(POOL)))
     dtypes: List[str] = field(default_factory=lambda: list(DTYPES))
@@ -88,6 +89,7 @@ class Row:
     samples: List[float] = field(default_factory=list)
     gflops: Optional[float] = None
     peak_percent: Optional[float] = None
+    p99: Optional[float] = None
     speedups: Dict[str, float] = field(default_factory=dict)
     error: Optional[str] = None
 
@@ -129,8 +131,100 @@ def _check(fn: Callable[[], list], want: list, dtype: str):
 # -- the run -----------------------------------------------------------------------------
 
 def _plan(settings: Settings):
-    """The (workload, dtype) groups to run, for the progress bar's total."""
-    return [(WORKLOADS[w], dt) for w in settings.workloads for dt in settings.dtypes]
+    """The (workload, dtype) groups of the kernels to run."""
+    return [(WORKLOADS[w], dt) for w in settings.workloads if w in WORKLOADS
+            for dt in settings.dtypes]
+
+
+def _onnxruntime():
+    try:
+        import onnx  # noqa: F401
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _per_call(fns: Dict[str, Callable], rounds: int) -> Dict[str, List[float]]:
+    """Seconds of single calls, one of each function per round, the order alternating.
+
+    Latency is about single calls: no loop of calls is averaged, so the 99th
+    percentile sees the slow ones.
+    """
+    for fn in fns.values():   # warm up
+        fn()
+    times: Dict[str, List[float]] = {name: [] for name in fns}
+    names = list(fns)
+    for i in range(rounds):
+        for name in (names if i % 2 == 0 else names[::-1]):
+            start = time.perf_counter()
+            fns[name]()
+            times[name].append(time.perf_counter() - start)
+    return times
+
+
+def _model_group(dtype: str, settings: Settings, torch) -> List[Row]:
+    """The seed's classifier (``suite.TextCNN``) against PyTorch eager and ONNX Runtime.
+
+    Per case: every contender is checked against ``suite.reference.text_cnn`` on the
+    sentences it computes alike (ONNX Runtime and PyTorch compute the padding of a batch,
+    so they are checked on the utterances), then single calls are timed in turn.
+    """
+    import tempfile
+
+    model = INTENT.model(dtype)
+    rows = []
+    onnx_session = None
+    if dtype == "float32" and _onnxruntime():
+        with tempfile.TemporaryDirectory() as tmp:
+            onnx_session = onnxruntime_session(onnx_text_cnn(model, f"{tmp}/intent.onnx"))
+    torch_net = torch_text_cnn(torch, model) if torch is not None else None
+    rounds = 30 if settings.repeat == 1 else 300
+    for case, (batch, n, _) in INTENT.cases.items():
+        tokens, lengths = INTENT.tokens(case)
+        checked = min(batch, 4)
+        _, want = reference.text_cnn(model.embeddings, model.filters, model.classifier,
+                                     tokens[:checked], lengths[:checked],
+                                     columns=model.columns, activation=model.activation)
+        contenders = {"suite": (lambda t=tokens, L=lengths: model.logits(t, L, n_threads=1),
+                                lambda: model.logits(tokens[:checked], lengths[:checked]))}
+        if torch_net is not None:
+            tt = torch.from_numpy(tokens)
+            contenders["torch"] = (lambda: torch_net(tt),
+                                   lambda: torch_net(tt[:checked]).numpy())
+        if onnx_session is not None:
+            contenders["onnxruntime"] = (
+                lambda: onnx_session.run(None, {"tokens": tokens}),
+                lambda: onnx_session.run(None, {"tokens": tokens[:checked]})[0])
+        calls = {}
+        for name, (call, check) in contenders.items():
+            status, error = "passed", None
+            if name == "suite" or batch == 1:
+                status, error, _ = _check(lambda c=check: [c()], [want], dtype)
+            rows.append(Row("model", f"{INTENT.name}/{case}", name, dtype, 1, status,
+                            flops=INTENT.flops(lengths), error=error))
+            if status == "passed":
+                calls[name] = call
+        with timing.single_threaded():
+            if torch is not None:
+                torch_threads = torch.get_num_threads()
+                torch.set_num_threads(1)
+            try:
+                times = _per_call(calls, rounds)
+            finally:
+                if torch is not None:
+                    torch.set_num_threads(torch_threads)
+        for row in rows[-len(contenders):]:
+            if row.variant not in times:
+                continue
+            row.samples = times[row.variant]
+            row.seconds = statistics.median(row.samples)
+            row.p99 = float(np.percentile(row.samples, 99))
+            row.gflops = row.flops / row.seconds / 1e9
+            for other in times:
+                if other != row.variant and other != "suite" and row.variant == "suite":
+                    row.speedups[other] = timing.speedup(times[other], row.samples)
+    return rows
 
 
 def _conv_group(wl: Workload, dtype: str, settings: Settings, torch) -> List[Row]:
@@ -298,7 +392,9 @@ def run(settings: Settings, progress: bool = True) -> Report:
     width_plan = [(wl, dt) for wl, dt in plan
                   if wl.batch == 1 and all(w == wl.d for _, _, w in wl.banks)]
     width_wanted = {"loops", "seed"} <= set(settings.variants) & set(FEATURE_MAP)
-    steps = len(plan) + len(pool_plan) + (len(width_plan) if width_wanted else 0) + 1
+    model_plan = list(settings.dtypes) if INTENT.name in settings.workloads else []
+    steps = (len(plan) + len(pool_plan) + (len(width_plan) if width_wanted else 0)
+             + len(model_plan) + 1)
     rows: List[Row] = []
     with tqdm(total=steps, disable=not progress, desc="suite run", unit="step",
               file=sys.stderr) as bar:
@@ -319,6 +415,10 @@ def run(settings: Settings, progress: bool = True) -> Report:
                 bar.set_postfix_str(f"width {wl.name} {dt}")
                 rows += _width_group(wl, dt, settings)
                 bar.update()
+        for dt in model_plan:
+            bar.set_postfix_str(f"{INTENT.name} {dt}")
+            rows += _model_group(dt, settings, torch)
+            bar.update()
     for row in rows:
         if row.gflops is not None:
             # Against what the threads the row used could reach: one GEMM peak per thread.

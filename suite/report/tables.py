@@ -48,11 +48,28 @@ def format_table(report: Report) -> str:
                 for r in width]
         out += ["", "The seed kernel's two-accumulator split: even w = d against odd w = d-1",
                 _table(head, body)]
+    model = [r for r in report.rows if r.section == "model"]
+    if model:
+        peers = [p for p in ("onnxruntime", "torch") if any(p in r.speedups for r in model)]
+        head = (["case", "runtime", "dtype", "check", "p50 us", "p99 us", "sentences/s",
+                 "GFLOP/s"] + [f"x {p}" for p in peers])
+        body = [[r.workload, r.variant, r.dtype, r.status, _fmt(r.seconds and r.seconds * 1e6,
+                 ".1f"), _fmt(r.p99 and r.p99 * 1e6, ".1f"),
+                 _fmt(r.seconds and r.flops and _sentences(r) / r.seconds, ".0f"),
+                 _fmt(r.gflops, ".2f")] + [_fmt(r.speedups.get(p), ".2f") for p in peers]
+                for r in model]
+        out += ["", "The seed's classifier (suite.TextCNN), one thread: time per call "
+                "(one utterance, or the whole padded batch)", _table(head, body)]
     failed = [r for r in report.rows if r.status == "FAILED"]
     for r in failed:
         out.append(f"FAILED: {r.section} {r.variant} {r.workload} {r.dtype} "
                    f"threads={r.threads}: {r.error}")
     return "\n".join(out)
+
+
+def _sentences(row) -> int:
+    from suite.workloads import INTENT
+    return INTENT.cases[row.workload.split("/", 1)[1]][0]
 
 
 def _is_number(cell: str) -> bool:
