@@ -126,7 +126,14 @@ def test_counts_identical_run_to_run():
     assert {kind for kind, *_ in cases} == {"feature_map", "pool", "conv_pool"}
     assert all(value["kernel"] > 10_000 for value in first.values())
     assert all(value["inclusive"] > value["kernel"] for value in first.values())
-    assert first == second
+    # The kernel's counts agree exactly; the inclusive ones within the spread that
+    # benchmarks/README.md gives (1.00021 over 10 processes), far inside the factor.
+    assert {k: v["kernel"] for k, v in first.items()} == \
+        {k: v["kernel"] for k, v in second.items()}
+    spread = max(max(first[k]["inclusive"], second[k]["inclusive"]) /
+                 min(first[k]["inclusive"], second[k]["inclusive"]) for k in first)
+    print("inclusive spread:", spread)
+    assert spread < 1.001
 
 
 def _first_commit_clone(tmp_path):
