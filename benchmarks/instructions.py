@@ -1,28 +1,46 @@
-"""Instructions of one feature-map call per workload, variant and dtype, counted by callgrind.
+"""Instructions of the public calls on the latency workloads, counted by callgrind.
 
 Wall-clock times on a shared machine wander by tens of percent from run to run; the number
-of instructions a call executes does not.  ``Instructions.track_instructions`` reports, for
-every registered feature-map variant, dtype and the latency workloads (``COUNTED_WORKLOADS``),
-the instructions of the calls that make up the workload: one ``suite.feature_map`` call per
-filter bank, single-threaded.
+of instructions a call executes does not.  For the latency workloads (``COUNTED_WORKLOADS``)
+and both dtypes this module counts the calls that make up a workload:
+
+* ``Instructions``: ``suite.feature_map``, every feature-map variant (one call per filter
+  bank, single-threaded);
+* ``PoolInstructions``: ``suite.pool``, every pooling method, on the maps of each bank
+  (``_common.maps``);
+* ``ConvPoolInstructions``: ``suite.conv_pool`` of every variant with the layer of Kim 2014
+  (``_common.LAYER``: ReLU, then max);
+* ``LayerInstructions``: ``suite.conv_pool`` of ``FUSED_VARIANT`` with every activation and
+  every pooling method (``COUNTED_LAYERS``).
+
+Each class reports two counts of the same calls.  ``track_instructions`` is the kernel's
+own: the instructions executed in the project's compiled modules and the BLAS and OpenMP
+runtimes (``counts_toward_kernel``).  ``track_inclusive_instructions`` is everything the
+calls execute: the interpreter running the Python layer, NumPy's conversions and
+allocations, the C library, the kernel.  A change to the Python layer shows in the second
+only.
 
 All cases are counted in one ``valgrind --tool=callgrind`` process (``count``), started
-once per build by ``setup_cache``: starting Python with NumPy and SciPy under callgrind
-takes tens of seconds, one process per case would take far too long.  Inside it every case
-is set up and warmed up uncounted, then called once inside the region marked by
-``suite._callgrind`` (``--toggle-collect``), and callgrind writes that call's count to a
-profile part of its own (``--dump-after``).  Of that part only the instructions executed
-in the project's compiled modules and the BLAS and OpenMP runtimes count
-(``kernel_instructions``): the interpreter's and NumPy's share is input checking and
-allocation, whose counts follow where memory lands and so differ between processes.  With
-OpenMP and BLAS on one thread, the same build gives the same counts on every run.
+once per build by the ``setup_cache`` the classes share: starting Python with NumPy under
+callgrind takes tens of seconds, one process per case would take far too long.  Inside it
+every case is set up and warmed up uncounted, then called once inside the region marked
+by ``suite._callgrind`` (``--toggle-collect``), and callgrind writes that call's count to
+a profile part of its own (``--dump-after``).  What makes the inclusive count repeatable
+from process to process (see ``_drive``): a fixed environment and hash seed, warm-up
+calls through the same Python code before the counted one (so the interpreter has
+specialised it), and no cyclic garbage collection in the counting process (a collection
+landing in one counted call would add millions of instructions to it).
 
 Where valgrind is not installed, or the build under test has no ``suite._callgrind``, the
-benchmarks are skipped with the reason, not failed.
+benchmarks are skipped with the reason, not failed.  A case the build under test lacks (a
+variant, pooling method or activation it does not have) is n/a.
 
-Run as a script (``python instructions.py``) it prints the counts as JSON; the driver that
-runs under valgrind is ``python instructions.py --drive CASES_JSON``.
+As a script: ``python instructions.py`` prints the counts as JSON; ``python
+instructions.py --spread RUNS [WORKLOAD ...]`` counts RUNS times, each in a fresh valgrind
+process, and prints each case's largest over smallest count (benchmarks/README.md, "Performance
+gate"); the driver that runs under valgrind is ``python instructions.py --drive CASES``.
 """
+import gc
 import json
 import os
 import shutil
@@ -31,15 +49,24 @@ import sys
 import tempfile
 
 if __package__:
-    from ._common import DTYPES, FEATURE_MAP_VARIANTS, WORKLOADS, inputs
+    from ._common import (ACTIVATIONS, DTYPES, FEATURE_MAP_VARIANTS, LAYER, POOL_ARGS,
+                          POOL_METHODS, WORKLOADS, inputs, maps)
 else:  # run as a script, or as the driver under valgrind
     # Appended: the build under test, installed or on PYTHONPATH, must win over the
     # source tree beside this directory.
     sys.path.append(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    from benchmarks._common import DTYPES, FEATURE_MAP_VARIANTS, WORKLOADS, inputs
+    from benchmarks._common import (ACTIVATIONS, DTYPES, FEATURE_MAP_VARIANTS, LAYER,
+                                    POOL_ARGS, POOL_METHODS, WORKLOADS, inputs, maps)
 
 #: The workloads counted: the batch-1 latency cases.
 COUNTED_WORKLOADS = ("utterance", "kim-mr")
+#: The fused variant counted with every activation and pooling method.
+FUSED_VARIANT = "tiles"
+#: The (activation, method) pairs counted on ``FUSED_VARIANT``: every activation with max
+#: pooling (activated once per map) and with average pooling (activated at every
+#: position), and ReLU with the other methods.
+COUNTED_LAYERS = tuple((a, m) for m in ("max", "avg") for a in ACTIVATIONS) + tuple(
+    ("relu", m) for m in POOL_METHODS if m not in ("max", "avg"))
 
 #: Environment of the counting process: one thread everywhere, a fixed hash seed.
 COUNTING_ENV = {
@@ -52,27 +79,69 @@ COUNTING_ENV = {
     "VECLIB_MAXIMUM_THREADS": "1",
 }
 
+#: Uncounted calls of each case, on its first rows, before the counted one.
+WARMUP_CALLS = 3
+
 _REGION = "textcnn_suite_counted_region"  # suite._callgrind.REGION, also in older builds
 
 
-def case_key(workload, variant, dtype):
-    """The key of one case in the dictionary ``count`` returns."""
-    return f"{workload}/{variant}/{dtype}"
+def case_key(kind, workload, name, dtype, activation=None, method=None):
+    """The key of one case in the dictionary ``count`` returns.
+
+    ``kind`` is the public function (``"feature_map"``, ``"pool"``, ``"conv_pool"``),
+    ``name`` its variant (the pooling method for ``"pool"``); a ``"conv_pool"`` case also
+    has an activation and a pooling method.
+    """
+    parts = [kind, workload, name, dtype] + ([activation, method] if kind == "conv_pool" else [])
+    return "/".join(parts)
+
+
+def _accepts(activation, method, dtype):
+    """Whether the build's ``conv_pool`` knows this activation and pooling method.
+
+    Only "unknown ..." (what the public functions say of a name they do not have) means
+    no: any other error is a broken build and is raised.
+    """
+    import numpy as np
+    import suite
+
+    x = np.ones((8, 4), dtype)
+    try:
+        suite.conv_pool(x, np.ones((1, 1, 4), dtype), activation=activation, method=method,
+                        n_threads=1, **POOL_ARGS.get(method, {}))
+    except ValueError as e:
+        if str(e).startswith("unknown"):
+            return False
+        raise
+    return True
 
 
 def cases():
-    """Every counted case the build under test can run: ``(workload, variant, dtype)``.
+    """Every counted case the build under test can run, as ``case_key`` arguments.
 
     Returns
     -------
     list of tuple of str
     """
     import suite
-    registered = suite.variants()["feature_map"]
-    return [(workload, name, dtype)
-            for workload in COUNTED_WORKLOADS
-            for name in FEATURE_MAP_VARIANTS if name in registered
-            for dtype in DTYPES]
+
+    registered = suite.variants()
+    fmaps, pools = registered.get("feature_map", {}), registered.get("pool", {})
+    fused = registered.get("conv_pool", {})
+    layers = [(a, m) for a, m in COUNTED_LAYERS
+              if fused and m in pools and _accepts(a, m, DTYPES[0])]
+    kim = (LAYER["activation"], LAYER["method"])
+    selected = []
+    for workload in COUNTED_WORKLOADS:
+        for dtype in DTYPES:
+            selected += [("feature_map", workload, v, dtype)
+                         for v in FEATURE_MAP_VARIANTS if v in fmaps]
+            selected += [("pool", workload, m, dtype) for m in POOL_METHODS if m in pools]
+            selected += [("conv_pool", workload, v, dtype) + kim
+                         for v in FEATURE_MAP_VARIANTS if v in fused and kim in layers]
+            selected += [("conv_pool", workload, FUSED_VARIANT, dtype, a, m)
+                         for a, m in layers if (a, m) != kim and FUSED_VARIANT in fused]
+    return selected
 
 
 def unavailable():
@@ -94,25 +163,26 @@ def unavailable():
 def counts_toward_kernel(obj, package_dir):
     """Whether instructions executed in the shared object ``obj`` are the kernel's own.
 
-    The kernel's own code is the project's compiled modules and the BLAS and OpenMP
-    runtimes they call.  The interpreter, NumPy and the C library are left out: their
-    share is input checking and allocation, whose instruction counts follow where the
-    allocator happens to place memory, which differs from one process to the next.
+    The kernel's own code is the project's compiled modules and the BLAS, OpenMP and
+    math (``expm1``, ``tanh``) runtimes they call.  The interpreter, NumPy and the rest of
+    the C library are the Python layer's share: input checking, conversion, allocation.
     """
     name = os.path.basename(obj).lower()
-    return obj.startswith(package_dir + os.sep) or "openblas" in name or "libgomp" in name
+    return (obj.startswith(package_dir + os.sep) or "openblas" in name or "libgomp" in name
+            or name.startswith("libm.") or name.startswith("libm-"))
 
 
-def kernel_instructions(path, package_dir):
-    """Instructions of one callgrind profile part spent in the kernel's own code.
+def part_instructions(path, package_dir):
+    """Instructions of one callgrind profile part: ``{"kernel": ..., "inclusive": ...}``.
 
-    Sums the self cost of every function whose object ``counts_toward_kernel``; the cost
-    lines right after a ``calls=`` line are inclusive costs of a call, not self costs.
+    Sums the self cost of every function, and apart the self cost of the functions whose
+    object ``counts_toward_kernel``; the cost lines right after a ``calls=`` line are
+    inclusive costs of a call, not self costs.
     """
     objects = {}    # callgrind's name compression: "(id) name" defines, "(id)" refers
     current = None
     after_call = False
-    total = 0
+    kernel = inclusive = 0
     with open(path) as f:
         for line in f:
             if line.startswith(("ob=", "cob=")):
@@ -130,10 +200,18 @@ def kernel_instructions(path, package_dir):
             elif line[:1].isdigit() or line[:1] in "+-*":
                 if after_call:
                     after_call = False
-                elif current is not None and counts_toward_kernel(current, package_dir):
-                    fields = line.split()
-                    total += int(fields[1]) if len(fields) > 1 else 0
-    return total
+                    continue
+                fields = line.split()
+                cost = int(fields[1]) if len(fields) > 1 else 0
+                inclusive += cost
+                if current is not None and counts_toward_kernel(current, package_dir):
+                    kernel += cost
+    return {"kernel": kernel, "inclusive": inclusive}
+
+
+def kernel_instructions(path, package_dir):
+    """Instructions of one callgrind profile part spent in the kernel's own code."""
+    return part_instructions(path, package_dir)["kernel"]
 
 
 def count(selected=None, valgrind="valgrind"):
@@ -141,15 +219,16 @@ def count(selected=None, valgrind="valgrind"):
 
     Parameters
     ----------
-    selected : list of (workload, variant, dtype), optional
-        The cases to count; all of ``cases()`` by default.
+    selected : list of tuple, optional
+        The cases to count, as ``case_key`` arguments; all of ``cases()`` by default.
     valgrind : str, optional
         The valgrind executable.
 
     Returns
     -------
     dict
-        ``case_key(...)`` -> instructions executed by that case's calls.
+        ``case_key(...)`` -> ``{"kernel": ..., "inclusive": ...}``, the instructions
+        executed by that case's calls in the kernel's own code and in all.
 
     Raises
     ------
@@ -158,7 +237,7 @@ def count(selected=None, valgrind="valgrind"):
     """
     import suite
 
-    selected = list(cases() if selected is None else selected)
+    selected = [tuple(case) for case in (cases() if selected is None else selected)]
     # The child imports the same suite as this process, installed or built in place.
     root = os.path.dirname(os.path.dirname(os.path.abspath(suite.__file__)))
     # Only fixed variables: what differs between runs (a random temporary directory name,
@@ -166,9 +245,9 @@ def count(selected=None, valgrind="valgrind"):
     env = dict(COUNTING_ENV, PATH=os.environ.get("PATH", os.defpath), LC_ALL="C")
     env["PYTHONPATH"] = os.pathsep.join(
         [root] + [p for p in [os.environ.get("PYTHONPATH")] if p])
-    work = os.path.join(tempfile.gettempdir(), "suite-callgrind")
-    shutil.rmtree(work, ignore_errors=True)
-    os.makedirs(work)
+    # A directory of its own (counts may run side by side on one machine), whose name is
+    # always as long: the only part of the counted process that differs between runs.
+    work = tempfile.mkdtemp(prefix="suite-callgrind-")
     try:
         command = [valgrind, "--tool=callgrind", f"--toggle-collect={_REGION}",
                    f"--dump-after={_REGION}", "--callgrind-out-file=callgrind.out",
@@ -184,37 +263,118 @@ def count(selected=None, valgrind="valgrind"):
             raise RuntimeError(f"expected {len(selected)} callgrind profile parts in {work}, "
                                f"got {sorted(os.listdir(work))}")
         package_dir = os.path.dirname(os.path.abspath(suite.__file__))
-        return {case_key(*case): kernel_instructions(part, package_dir)
+        return {case_key(*case): part_instructions(part, package_dir)
                 for case, part in zip(selected, parts)}
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
+_INPUTS = {}  # (function, workload, dtype) -> the inputs, made once per counting process
+
+
+def _inputs(make, workload, dtype):
+    key = (make.__name__, workload, dtype)
+    if key not in _INPUTS:
+        _INPUTS[key] = make(WORKLOADS[workload], dtype)
+    return _INPUTS[key]
+
+
+def _calls(case, small=False):
+    """A function making the case's calls; with ``small``, on a corner of each input.
+
+    The corner is the first 8 channels of each filter bank (of each map, for ``pool``)
+    and, for ``feature_map`` and ``conv_pool``, the first rows of the sentence, 3 more
+    than the tallest filter (so that every pooling method has its positions): the same
+    dtype and the same Python and C code paths on a few percent of the work.
+    """
+    import suite
+
+    kind, workload, name, dtype = case[:4]
+    if kind == "pool":
+        fmaps = [m[:, :8] if small else m for m in _inputs(maps, workload, dtype)]
+        kwargs = POOL_ARGS.get(name, {})
+
+        def calls():
+            for fmap in fmaps:
+                suite.pool(fmap, name, **kwargs)
+        return calls
+    x, banks = _inputs(inputs, workload, dtype)
+    if small:
+        x = x[:, :max(weights.shape[1] for weights, _ in banks) + 3]
+        banks = [(weights[:8], bias[:8]) for weights, bias in banks]
+    if kind == "feature_map":
+        def calls():
+            for weights, bias in banks:
+                suite.feature_map(x, weights, bias, variant=name, n_threads=1)
+        return calls
+    activation, method = case[4:]
+    kwargs = POOL_ARGS.get(method, {})
+
+    def calls():
+        for weights, bias in banks:
+            suite.conv_pool(x, weights, bias, variant=name, n_threads=1,
+                            activation=activation, method=method, **kwargs)
+    return calls
+
+
 def _drive(selected):
     """Run under callgrind: each case once inside the counted region, in order."""
-    import suite
     from suite._callgrind import counted
 
-    for workload, variant, dtype in selected:
-        x, banks = inputs(WORKLOADS[workload], dtype)
+    # No cyclic garbage collection: when one runs depends on every allocation made since
+    # the last, so it would land in some counted call of one build and not of another.
+    # The calls make no reference cycles; their objects go by reference counting.
+    gc.collect()
+    gc.disable()
+    for case in selected:
+        # Uncounted first, on a corner of the inputs: what happens once per process (the
+        # CPU dispatch, lazy imports, BLAS buffers) or once per code object and call site
+        # (the interpreter's specialisation of the Python layer) is not the call's cost.
+        warm = _calls(case, small=True)
+        for _ in range(WARMUP_CALLS):
+            warm()
+        counted(_calls(case))
 
-        def calls(x=x, banks=banks, variant=variant):
-            for weights, bias in banks:
-                suite.feature_map(x, weights, bias, variant=variant, n_threads=1)
 
-        # Once uncounted first, on the first rows only (same filters, dtype and code
-        # paths): what happens once per process (the CPU dispatch, lazy imports) is not
-        # the kernel's cost.
-        calls(x[:, :max(weights.shape[1] for weights, _ in banks) + 1])
-        counted(calls)
+def spread(runs, workloads=COUNTED_WORKLOADS):
+    """Count ``runs`` times, each in a fresh process; per case the largest over smallest.
+
+    Only the cases of ``workloads`` are counted.
+
+    Returns
+    -------
+    dict
+        ``{"kernel": {key: ratio}, "inclusive": {key: ratio}, "max": {...}, "runs": [...],
+        "seconds": [...]}``: the largest over smallest count of each case, the largest of
+        those, each run's counts and its wall-clock and CPU seconds.
+    """
+    import resource
+    import time
+
+    results, seconds = [], []
+    for _ in range(runs):
+        start = time.perf_counter()
+        cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
+        results.append(count([case for case in cases() if case[1] in workloads]))
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        seconds.append({"wall": time.perf_counter() - start,
+                        "cpu": after.ru_utime + after.ru_stime - cpu.ru_utime - cpu.ru_stime})
+    out = {"runs": results, "seconds": seconds}
+    for which in ("kernel", "inclusive"):
+        out[which] = {key: max(r[key][which] for r in results) /
+                      min(r[key][which] for r in results) for key in results[0]}
+    out["max"] = {which: max(out[which].values()) for which in ("kernel", "inclusive")}
+    return out
 
 
-class Instructions:
-    """Instructions of one workload's ``feature_map`` calls, per variant and dtype."""
+class _Counted:
+    """Shared set-up: one callgrind process per build counts every class's cases.
+
+    asv keys ``setup_cache`` by where it is defined, so the subclasses share this one and
+    its result.
+    """
 
     unit = "instructions"
-    params = [list(COUNTED_WORKLOADS), list(FEATURE_MAP_VARIANTS), list(DTYPES)]
-    param_names = ["workload", "variant", "dtype"]
     timeout = 900
 
     def setup_cache(self):
@@ -225,18 +385,71 @@ class Instructions:
 
     setup_cache.timeout = 900
 
-    def setup(self, counts, workload, variant, dtype):
+    def key(self, *params):
+        raise NotImplementedError
+
+    def setup(self, counts, *params):
         if "skip" in counts:
             raise NotImplementedError(counts["skip"])
-        if case_key(workload, variant, dtype) not in counts:
-            raise NotImplementedError(f"this build has no feature_map variant {variant!r}")
+        if self.key(*params) not in counts:
+            raise NotImplementedError(f"this build cannot run {self.key(*params)}")
 
-    def track_instructions(self, counts, workload, variant, dtype):
-        return counts[case_key(workload, variant, dtype)]
+    def track_instructions(self, counts, *params):
+        return counts[self.key(*params)]["kernel"]
+
+    def track_inclusive_instructions(self, counts, *params):
+        return counts[self.key(*params)]["inclusive"]
+
+
+class Instructions(_Counted):
+    """A workload's ``feature_map`` calls, per variant and dtype."""
+
+    params = [list(COUNTED_WORKLOADS), list(FEATURE_MAP_VARIANTS), list(DTYPES)]
+    param_names = ["workload", "variant", "dtype"]
+
+    def key(self, workload, variant, dtype):
+        return case_key("feature_map", workload, variant, dtype)
+
+
+class PoolInstructions(_Counted):
+    """``pool`` of the maps of a workload's banks, per method and dtype."""
+
+    params = [list(COUNTED_WORKLOADS), list(POOL_METHODS), list(DTYPES)]
+    param_names = ["workload", "method", "dtype"]
+
+    def key(self, workload, method, dtype):
+        return case_key("pool", workload, method, dtype)
+
+
+class ConvPoolInstructions(_Counted):
+    """A workload's ``conv_pool`` calls with the Kim layer (ReLU, max), per variant."""
+
+    params = [list(COUNTED_WORKLOADS), list(FEATURE_MAP_VARIANTS), list(DTYPES)]
+    param_names = ["workload", "variant", "dtype"]
+
+    def key(self, workload, variant, dtype):
+        return case_key("conv_pool", workload, variant, dtype, LAYER["activation"],
+                        LAYER["method"])
+
+
+class LayerInstructions(_Counted):
+    """A workload's ``conv_pool`` calls of ``FUSED_VARIANT``, per layer and dtype.
+
+    A layer is ``"activation-method"``, one of ``COUNTED_LAYERS``.
+    """
+
+    params = [list(COUNTED_WORKLOADS), [f"{a}-{m}" for a, m in COUNTED_LAYERS], list(DTYPES)]
+    param_names = ["workload", "layer", "dtype"]
+
+    def key(self, workload, layer, dtype):
+        activation, method = layer.split("-")
+        return case_key("conv_pool", workload, FUSED_VARIANT, dtype, activation, method)
 
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--drive"]:
         _drive(json.loads(sys.argv[2]))
+    elif sys.argv[1:2] == ["--spread"]:
+        print(json.dumps(spread(int(sys.argv[2]), sys.argv[3:] or COUNTED_WORKLOADS), indent=1))
     else:
         print(json.dumps(count(), indent=1))
