@@ -109,6 +109,9 @@ class BuildExt(build_ext):
             ext.extra_compile_args += MODULE_FLAGS.get(ext.name.rsplit(".", 1)[1], [])
             ext.extra_compile_args += compile_args + openmp
             ext.extra_link_args += openmp
+        if self.parallel is None:
+            # The modules are independent: compile them on every core.
+            self.parallel = os.cpu_count() or 1
         super().build_extensions()
 
 

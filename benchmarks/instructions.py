@@ -50,16 +50,22 @@ import tempfile
 
 if __package__:
     from ._common import (ACTIVATIONS, DTYPES, FEATURE_MAP_VARIANTS, LAYER, POOL_ARGS,
-                          POOL_METHODS, WORKLOADS, inputs, maps)
+                          POOL_METHODS, WORKLOADS, inputs, intent_model, intent_tokens, maps)
 else:  # run as a script, or as the driver under valgrind
     # Appended: the build under test, installed or on PYTHONPATH, must win over the
     # source tree beside this directory.
     sys.path.append(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     from benchmarks._common import (ACTIVATIONS, DTYPES, FEATURE_MAP_VARIANTS, LAYER,
-                                    POOL_ARGS, POOL_METHODS, WORKLOADS, inputs, maps)
+                                    POOL_ARGS, POOL_METHODS, WORKLOADS, inputs, intent_model,
+                                    intent_tokens, maps)
 
 #: The workloads counted: the batch-1 latency cases.
 COUNTED_WORKLOADS = ("utterance", "kim-mr")
+#: The cases of the seed's classifier counted (``suite.TextCNN.logits``): one utterance.
+COUNTED_MODEL_CASES = ("utterance-8", "utterance-16")
+#: Environment variable naming the only workloads to count (comma-separated), to keep a
+#: test short; the classifier's cases are always counted.
+ONLY_ENV = "SUITE_COUNT_ONLY"
 #: The fused variant counted with every activation and pooling method.
 FUSED_VARIANT = "tiles"
 #: The (activation, method) pairs counted on ``FUSED_VARIANT``: every activation with max
@@ -131,8 +137,11 @@ def cases():
     layers = [(a, m) for a, m in COUNTED_LAYERS
               if fused and m in pools and _accepts(a, m, DTYPES[0])]
     kim = (LAYER["activation"], LAYER["method"])
+    only = os.environ.get(ONLY_ENV)
     selected = []
     for workload in COUNTED_WORKLOADS:
+        if only and workload not in only.split(","):
+            continue
         for dtype in DTYPES:
             selected += [("feature_map", workload, v, dtype)
                          for v in FEATURE_MAP_VARIANTS if v in fmaps]
@@ -141,6 +150,9 @@ def cases():
                          for v in FEATURE_MAP_VARIANTS if v in fused and kim in layers]
             selected += [("conv_pool", workload, FUSED_VARIANT, dtype, a, m)
                          for a, m in layers if (a, m) != kim and FUSED_VARIANT in fused]
+    if hasattr(suite, "TextCNN"):
+        selected += [("model", case, "logits", dtype)
+                     for case in COUNTED_MODEL_CASES for dtype in DTYPES]
     return selected
 
 
@@ -290,6 +302,17 @@ def _calls(case, small=False):
     import suite
 
     kind, workload, name, dtype = case[:4]
+    if kind == "model":
+        if ("model", dtype) not in _INPUTS:
+            _INPUTS["model", dtype] = intent_model(dtype)
+        model = _INPUTS["model", dtype]
+        tokens, lengths = intent_tokens(workload)
+        if small:
+            tokens, lengths = tokens[:, :6], lengths.clip(max=6)
+
+        def calls():
+            model.logits(tokens, lengths, n_threads=1)
+        return calls
     if kind == "pool":
         fmaps = [m[:, :8] if small else m for m in _inputs(maps, workload, dtype)]
         kwargs = POOL_ARGS.get(name, {})
@@ -444,6 +467,16 @@ class LayerInstructions(_Counted):
     def key(self, workload, layer, dtype):
         activation, method = layer.split("-")
         return case_key("conv_pool", workload, FUSED_VARIANT, dtype, activation, method)
+
+
+class ModelInstructions(_Counted):
+    """``TextCNN.logits`` of the seed's classifier on one utterance, per dtype."""
+
+    params = [list(COUNTED_MODEL_CASES), list(DTYPES)]
+    param_names = ["case", "dtype"]
+
+    def key(self, case, dtype):
+        return case_key("model", case, "logits", dtype)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ against.
 from __future__ import annotations
 
 import operator
-from typing import Optional, Sequence, Tuple
+from typing import Optional, Tuple
 
 import numpy as np
 

@@ -7,7 +7,6 @@ this checkout's ``.asv/env``: created once, shared by both cases, and left for
 ``pytest -m "not gate"`` leaves them out.
 """
 import itertools
-import json
 import os
 import re
 import shutil
@@ -16,9 +15,8 @@ import sys
 
 import pytest
 
+from asv_clone import ROOT, git, make_clone
 from benchmarks import instructions
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 needs_valgrind = pytest.mark.skipif(shutil.which("valgrind") is None,
                                     reason="valgrind is not installed")
 gate = pytest.mark.gate
@@ -40,15 +38,10 @@ def _readme_commands(base, head):
     return [line.replace("<base>", base).replace("<head>", head).split() for line in lines]
 
 
-def _git(repo, *args):
-    return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True,
-                          text=True).stdout.strip()
-
-
 def _commit(repo, message):
-    _git(repo, "-c", "user.name=gate test", "-c", "user.email=gate@test.invalid",
+    git(repo, "-c", "user.name=gate test", "-c", "user.email=gate@test.invalid",
          "commit", "-qam", message)
-    return _git(repo, "rev-parse", "HEAD")
+    return git(repo, "rev-parse", "HEAD")
 
 
 def test_skip_reason_without_valgrind(monkeypatch, tmp_path):
@@ -82,7 +75,9 @@ def test_cases_cover_the_registry():
         | {key("conv_pool", w, v, d, "relu", "max")
            for w in workloads for v in CONV_POOL for d in DTYPES}
         | {key("conv_pool", w, "tiles", d, a, m) for w in workloads for d in DTYPES
-           for a, m in instructions.COUNTED_LAYERS if (a, m) in layers})
+           for a, m in instructions.COUNTED_LAYERS if (a, m) in layers}
+        | {key("model", case, "logits", d) for case in instructions.COUNTED_MODEL_CASES
+           for d in DTYPES})
 
 
 def test_every_counted_case_has_a_benchmark():
@@ -91,7 +86,8 @@ def test_every_counted_case_has_a_benchmark():
     keys = {instructions.case_key(*case) for case in instructions.cases()}
     reported = set()
     for cls in (instructions.Instructions, instructions.PoolInstructions,
-                instructions.ConvPoolInstructions, instructions.LayerInstructions):
+                instructions.ConvPoolInstructions, instructions.LayerInstructions,
+                instructions.ModelInstructions):
         for params in itertools.product(*cls.params):
             reported.add(cls().key(*params))
     assert keys <= reported
@@ -117,13 +113,13 @@ def test_counts_identical_run_to_run():
     # One dtype on the short workload, every kind of call: the heavy loop nests on kim-mr
     # add minutes under callgrind and nothing to what is being shown.
     cases = [case for case in instructions.cases()
-             if case[1] == "utterance" and case[3] == "float32"]
+             if case[1] in ("utterance", "utterance-8") and case[3] == "float32"]
     first = instructions.count(cases)
     second = instructions.count(cases)
     print("first: ", first)
     print("second:", second)
     assert set(first) == {instructions.case_key(*case) for case in cases}
-    assert {kind for kind, *_ in cases} == {"feature_map", "pool", "conv_pool"}
+    assert {kind for kind, *_ in cases} == {"feature_map", "pool", "conv_pool", "model"}
     assert all(value["kernel"] > 10_000 for value in first.values())
     assert all(value["inclusive"] > value["kernel"] for value in first.values())
     # The kernel's counts agree exactly; the inclusive ones within the spread that
@@ -139,9 +135,9 @@ def test_counts_identical_run_to_run():
 def _first_commit_clone(tmp_path):
     src = tmp_path / "src"
     src.mkdir()
-    _git(src, "init", "-q")
+    git(src, "init", "-q")
     (src / "a").write_text("a\n")
-    _git(src, "add", "a")
+    git(src, "add", "a")
     _commit(src, "first")
     shutil.copytree(os.path.join(ROOT, ".ci"), src / ".ci")
     return src
@@ -158,7 +154,7 @@ def test_ci_gate_skips_first_commit(tmp_path):
 @needs_valgrind
 def test_ci_gate_skips_shallow_clone(tmp_path):
     repo = tmp_path / "shallow"
-    _git(tmp_path, "clone", "-q", "--depth", "1", f"file://{ROOT}", str(repo))
+    git(tmp_path, "clone", "-q", "--depth", "1", f"file://{ROOT}", str(repo))
     proc = subprocess.run(["bash", ".ci/gate"], cwd=repo, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "shallow clone" in proc.stdout and "skipped" in proc.stdout
@@ -166,21 +162,14 @@ def test_ci_gate_skips_shallow_clone(tmp_path):
 
 @pytest.fixture(scope="module")
 def clone(tmp_path_factory):
-    """A clone of this repository with a home of its own for asv's machine file."""
-    tmp = tmp_path_factory.mktemp("gate")
-    repo = tmp / "repo"
-    _git(tmp, "clone", "-q", ROOT, str(repo))
-    config_path = repo / "asv.conf.json"
-    config = json.loads(config_path.read_text())
-    config["env_dir"] = os.path.join(ROOT, ".asv", "env")
-    config_path.write_text(json.dumps(config, indent=4))
-    _git(repo, "update-index", "--assume-unchanged", "asv.conf.json")
-    env = dict(os.environ, HOME=str(tmp / "home"))
-    env.setdefault("PIP_CACHE_DIR", os.path.join(os.path.expanduser("~"), ".cache", "pip"))
-    os.makedirs(env["HOME"])
-    subprocess.run([sys.executable, "-m", "asv", "machine", "--yes"], cwd=repo, env=env,
-                   check=True, capture_output=True)
-    return repo, env, _git(repo, "rev-parse", "HEAD")
+    """A clone of this repository sharing this checkout's asv environments.
+
+    Its gate commands count only the ``utterance`` workload: every regression below shows
+    there, and the counts take half the time.  ``.ci/gate`` counts everything.
+    """
+    repo, env = make_clone(tmp_path_factory.mktemp("gate"))
+    env[instructions.ONLY_ENV] = "utterance"
+    return repo, env, git(repo, "rev-parse", "HEAD")
 
 
 def _gate(repo, env, base, head):
@@ -283,7 +272,7 @@ def test_gate_fails_each_regression(clone):
     # Five regressions in one commit (one build, one count); each must be named by a row
     # that only it makes worse.
     repo, env, _ = clone
-    base = _git(repo, "rev-parse", "HEAD")
+    base = git(repo, "rev-parse", "HEAD")
     _extra_pass_in_loops_kernel(repo)
     _extra_pass_in_max_pooling(repo)
     _extra_pass_in_fused_max(repo)
