@@ -132,14 +132,26 @@ def forward(const floating[::1] tables, const Py_ssize_t[::1] table_offset,
     cdef floating* logits_start
     try:
         with nogil:
-            # Sentences differ in length: hand them out one at a time.
-            for s in prange(batch, num_threads=threads, schedule="dynamic"):
-                x = scratch + threadid() * per_thread
-                logits_start = &logits[s, 0] if classes > 0 else NULL
-                sentence_features(lengths[s], &tokens[s, 0, 0], k, &tables[0], table_offset,
-                                  table_dim, table_column, pe_start, &weights[0],
-                                  bank_offset, bank_h, bank_channels, &bias[0], activation,
-                                  d, h_max, dense_start, dense_bias_start, classes, x,
-                                  x + rows * d, &features[s, 0], logits_start)
+            if threads == 1:
+                # No parallel region at all: one utterance pays nothing for OpenMP.
+                for s in range(batch):
+                    sentence_features(lengths[s], &tokens[s, 0, 0], k, &tables[0],
+                                      table_offset, table_dim, table_column, pe_start,
+                                      &weights[0], bank_offset, bank_h, bank_channels,
+                                      &bias[0], activation, d, h_max, dense_start,
+                                      dense_bias_start, classes, scratch,
+                                      scratch + rows * d, &features[s, 0],
+                                      &logits[s, 0] if classes > 0 else NULL)
+            else:
+                # Sentences differ in length: hand them out one at a time.
+                for s in prange(batch, num_threads=threads, schedule="dynamic"):
+                    x = scratch + threadid() * per_thread
+                    logits_start = &logits[s, 0] if classes > 0 else NULL
+                    sentence_features(lengths[s], &tokens[s, 0, 0], k, &tables[0],
+                                      table_offset, table_dim, table_column, pe_start,
+                                      &weights[0], bank_offset, bank_h, bank_channels,
+                                      &bias[0], activation, d, h_max, dense_start,
+                                      dense_bias_start, classes, x, x + rows * d,
+                                      &features[s, 0], logits_start)
     finally:
         free(scratch)
