@@ -178,10 +178,18 @@ def _gate(repo, env, base, head):
     for command in _readme_commands(base, head):
         assert command[:2] == ["asv", "continuous"]
         proc = subprocess.run([sys.executable, "-m", *command], cwd=repo, env=env,
-                              capture_output=True, text=True, timeout=1200)
+                              capture_output=True, text=True, timeout=2400)
         status = max(status, proc.returncode)
         output += f"+ {' '.join(command)}\n{proc.stdout}{proc.stderr}"
     return status, output
+
+
+def _ratio(cell):
+    """asv's ratio cell as a number ("~1.02" is not significant; "n/a" counts as worse)."""
+    try:
+        return float(cell.strip().lstrip("~"))
+    except ValueError:
+        return float("inf")
 
 
 def _worse(output, above=1.0):
@@ -189,7 +197,7 @@ def _worse(output, above=1.0):
     # asv's table rows: | Change | Before | After | Ratio | Benchmark (Parameter) |
     return [line.split("|")[5].strip() for line in output.splitlines()
             if line.startswith("|") and line.split("|")[1].strip() == "+"
-            and float(line.split("|")[4].strip().lstrip("~")) > above]
+            and _ratio(line.split("|")[4]) > above]
 
 
 # -- the regressions: each a small patch that finds its spot, or says what to update ------
