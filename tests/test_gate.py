@@ -122,14 +122,14 @@ def test_counts_identical_run_to_run():
     assert {kind for kind, *_ in cases} == {"feature_map", "pool", "conv_pool", "model"}
     assert all(value["kernel"] > 10_000 for value in first.values())
     assert all(value["inclusive"] > value["kernel"] for value in first.values())
-    # The kernel's counts agree exactly; the inclusive ones within the spread that
-    # benchmarks/README.md gives (1.00021 over 10 processes), far inside the factor.
+    # The kernel's counts agree exactly; the inclusive ones within 0.5%, ten times inside
+    # the gate's factor (benchmarks/README.md gives the spreads measured).
     assert {k: v["kernel"] for k, v in first.items()} == \
         {k: v["kernel"] for k, v in second.items()}
     spread = max(max(first[k]["inclusive"], second[k]["inclusive"]) /
                  min(first[k]["inclusive"], second[k]["inclusive"]) for k in first)
     print("inclusive spread:", spread)
-    assert spread < 1.001
+    assert spread < 1.005
 
 
 def _first_commit_clone(tmp_path):
@@ -211,12 +211,19 @@ def _patch(path, pattern, replace, what):
 
 
 def _extra_pass_in_loops_kernel(repo):
-    """After the loop core's call, compute the first tenth of the channels a second time:
-    the output is unchanged, the work grows by 10%."""
-    _patch(repo / "pyx" / "suite" / "_conv.pyx",
-           r"(if core == LOOPS:\n( +))(fmap_loops\(g, [^\n]*\))\n",
-           r"\1\3\n\2g.channels = max(1, g.channels // 10)\n\2\3\n",
-           "fmap_core no longer calls fmap_loops(g, ...) for LOOPS: update this patch")
+    """The loop kernel computes the first tenth of the channels a second time (+10% of
+    its work, same output).  The second call is made from ``suite.feature_map``: a change
+    inside the compiled module would also change how the compiler inlines the loop
+    kernel, whose instruction count then moves for reasons of its own."""
+    again = ("if variant == \"loops\" and channels >= 10:\n"
+             "            tenth = slice(0, channels // 10)\n"
+             "            FEATURE_MAP[variant].run(x3, np.ascontiguousarray(weights[tenth]), "
+             "bias[tenth].copy(), np.empty_like(out[:, tenth]), threads)\n")
+    _patch(repo / "suite" / "_api.py",
+           r"(\n( +)FEATURE_MAP\[variant\]\.run\(x3, weights, bias, out, threads\)\n)",
+           r"\1\2" + again.replace("\\", "\\\\"),
+           "feature_map no longer calls FEATURE_MAP[variant].run(x3, weights, bias, out, "
+           "threads): update this patch")
 
 
 def _extra_pass_in_max_pooling(repo):
