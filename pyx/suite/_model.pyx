@@ -8,6 +8,7 @@ nothing.  The Python layer (``suite.model``) checks and normalises every argumen
 """
 from cython cimport floating
 from cython.parallel cimport prange, threadid
+from libc.stdint cimport uintptr_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy, memset
 
@@ -121,10 +122,14 @@ def forward(const floating[::1] tables, const Py_ssize_t[::1] table_offset,
     # Never more threads than sentences; each thread has its own sentence matrix and maps.
     cdef int threads = <int>min(<Py_ssize_t>max(n_threads, 1), batch)
     cdef Py_ssize_t rows = max(n, h_max)
-    cdef Py_ssize_t per_thread = rows * d + rows * c_max
-    cdef floating* scratch = <floating*>malloc(threads * per_thread * sizeof(floating))
-    if scratch == NULL:
+    # Each thread's sentence matrix starts on a 64-byte boundary: the vectorised tiles
+    # peel a different number of iterations for each alignment, so a scratch placed
+    # wherever malloc puts it would change the work of a call from process to process.
+    cdef Py_ssize_t per_thread = (rows * d + rows * c_max + 15) // 16 * 16
+    cdef void* raw = malloc(threads * per_thread * sizeof(floating) + 64)
+    if raw == NULL:
         raise MemoryError("no memory for the sentence matrices of the forward pass")
+    cdef floating* scratch = <floating*>((<uintptr_t>raw + 63) & ~(<uintptr_t>63))
     cdef const floating* pe_start = &pe[0, 0] if pe.shape[0] > 0 else NULL
     cdef const floating* dense_start = &dense_weights[0, 0] if classes > 0 else NULL
     cdef const floating* dense_bias_start = &dense_bias[0] if classes > 0 else NULL
@@ -154,4 +159,4 @@ def forward(const floating[::1] tables, const Py_ssize_t[::1] table_offset,
                                       dense_bias_start, classes, x, x + rows * d,
                                       &features[s, 0], logits_start)
     finally:
-        free(scratch)
+        free(raw)
