@@ -122,14 +122,13 @@ def test_counts_identical_run_to_run():
     assert {kind for kind, *_ in cases} == {"feature_map", "pool", "conv_pool", "model"}
     assert all(value["kernel"] > 10_000 for value in first.values())
     assert all(value["inclusive"] > value["kernel"] for value in first.values())
-    # The kernel's counts agree exactly; the inclusive ones within 0.5%, ten times inside
-    # the gate's factor (benchmarks/README.md gives the spreads measured).
-    assert {k: v["kernel"] for k, v in first.items()} == \
-        {k: v["kernel"] for k, v in second.items()}
-    spread = max(max(first[k]["inclusive"], second[k]["inclusive"]) /
-                 min(first[k]["inclusive"], second[k]["inclusive"]) for k in first)
-    print("inclusive spread:", spread)
-    assert spread < 1.005
+    # The kernel's counts agree within 0.1%, the inclusive ones within 0.5%: 50 and 10
+    # times inside the gate's factor (benchmarks/README.md gives the spreads measured).
+    for which, bound in (("kernel", 1.001), ("inclusive", 1.005)):
+        spread = {k: max(first[k][which], second[k][which]) /
+                  min(first[k][which], second[k][which]) for k in first}
+        print(which, "spread:", max(spread.values()))
+        assert max(spread.values()) < bound, {k: v for k, v in spread.items() if v != 1}
 
 
 def _first_commit_clone(tmp_path):
