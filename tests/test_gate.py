@@ -122,9 +122,9 @@ def test_counts_identical_run_to_run():
     assert {kind for kind, *_ in cases} == {"feature_map", "pool", "conv_pool", "model"}
     assert all(value["kernel"] > 10_000 for value in first.values())
     assert all(value["inclusive"] > value["kernel"] for value in first.values())
-    # The kernel's counts agree within 0.1%, the inclusive ones within 0.5%: 50 and 10
-    # times inside the gate's factor (benchmarks/README.md gives the spreads measured).
-    for which, bound in (("kernel", 1.001), ("inclusive", 1.005)):
+    # Both counts agree within 1%, five times inside the gate's factor (benchmarks/README.md
+    # gives the spreads measured, far smaller; a case that moves is named).
+    for which, bound in (("kernel", 1.01), ("inclusive", 1.01)):
         spread = {k: max(first[k][which], second[k][which]) /
                   min(first[k][which], second[k][which]) for k in first}
         print(which, "spread:", max(spread.values()))
