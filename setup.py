@@ -26,18 +26,26 @@ from Cython.Build import cythonize
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
-MODULES = ["_conv", "_pool", "_fused", "_model", "_callgrind", "_tiles", "_tiles_avx2"]
+MODULES = ["_conv", "_pool", "_fused", "_model", "_callgrind", "_kernels", "_kernels_avx2",
+           "_kernels_avx512"]
 
 # The Cython tiles kernel's sums are vectorised reductions: the compiler may reassociate
 # them only with these flags.  Not -ffinite-math-only (nor -ffast-math, which implies it):
 # NaN and inf must go through as in the reference.
 REDUCTION_FLAGS = ["-fno-math-errno", "-fno-trapping-math", "-fassociative-math",
                    "-fno-signed-zeros"]
-# Per-module flags.  _tiles_avx2 is the same kernel as _tiles compiled for AVX2+FMA;
-# suite._conv imports it only on a CPU that has both, so the build stays portable.
-MODULE_FLAGS = {"_tiles": REDUCTION_FLAGS, "_tiles_avx2": REDUCTION_FLAGS + ["-mavx2", "-mfma"]}
+AVX2_FLAGS = ["-mavx2", "-mfma"]
+# Per-module flags.  _kernels_avx2 and _kernels_avx512 are the same kernels as _kernels
+# compiled for AVX2+FMA and for AVX-512; suite._conv imports the widest the CPU runs, so
+# the build stays portable.
+MODULE_FLAGS = {
+    "_kernels": REDUCTION_FLAGS,
+    "_kernels_avx2": REDUCTION_FLAGS + AVX2_FLAGS,
+    "_kernels_avx512": REDUCTION_FLAGS + AVX2_FLAGS + [
+        "-mavx512f", "-mavx512vl", "-mprefer-vector-width=512"],
+}
 # Modules built only on x86-64.
-X86_ONLY = {"_tiles_avx2"}
+X86_ONLY = {"_kernels_avx2", "_kernels_avx512"}
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 VERSION_MODULE = os.path.join(ROOT, "suite", "version.py")

@@ -24,7 +24,8 @@ import suite
 DTYPES = ("float64", "float32")
 
 #: Feature-map variants; ``suite.conv_pool`` has a fused variant of each.
-FEATURE_MAP_VARIANTS = ("loops", "seed", "tiles", "simd", "blas", "parallel", "auto")
+FEATURE_MAP_VARIANTS = ("loops", "seed", "tiles", "simd", "direct", "blas", "parallel",
+                        "auto")
 #: The variants that run on several OpenMP threads when asked.
 THREADED_VARIANTS = ("parallel", "auto")
 POOL_METHODS = ("max", "avg", "kmax", "chunk_max")

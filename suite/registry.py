@@ -21,7 +21,7 @@ from suite._pool import Method
 
 __all__ = ["Variant", "FEATURE_MAP", "POOL", "CONV_POOL", "ACTIVATIONS", "DTYPES",
            "variants", "default_threads", "effective_threads", "choose_feature_map",
-           "choose_tiles_core"]
+           "choose_core"]
 
 DTYPES = ("float64", "float32")
 
@@ -115,8 +115,14 @@ _POOL = _by_dtype(_pool.pool)
 
 # -- choosing a core -----------------------------------------------------------------
 
-def choose_tiles_core(x_shape, w_shape) -> Core:
-    """The faster of the two tiles kernels for a shape.
+#: Output positions along a row from which the direct kernel beats the tiles: two
+#: vectors of float32 in the AVX-512 build.
+DIRECT_MIN_POSITIONS = 24
+
+
+def choose_core(x_shape, w_shape) -> Core:
+    """The fastest compiled kernel for a shape, one thread: what ``parallel`` runs on every
+    thread, and what ``auto`` runs on one unless the shifted GEMMs win.
 
     Parameters
     ----------
@@ -128,10 +134,15 @@ def choose_tiles_core(x_shape, w_shape) -> Core:
     Returns
     -------
     Core
-        ``Core.TILES`` (Cython) for full-width filters, ``w == d``; ``Core.SIMD`` (C)
-        for narrower ones.  :func:`choose_feature_map` gives the measurements.
+        ``Core.TILES`` (Cython) for full-width filters, ``w == d``; ``Core.DIRECT``
+        (Cython) for narrower filters with at least ``DIRECT_MIN_POSITIONS`` output
+        positions along a row; ``Core.SIMD`` (C) for the rest.
+        :func:`choose_feature_map` gives the measurements.
     """
-    return Core.TILES if w_shape[2] == x_shape[2] else Core.SIMD
+    d, w = x_shape[2], w_shape[2]
+    if w == d:
+        return Core.TILES
+    return Core.DIRECT if d - w + 1 >= DIRECT_MIN_POSITIONS else Core.SIMD
 
 
 def choose_feature_map(x_shape, w_shape, n_threads) -> str:
@@ -149,37 +160,37 @@ def choose_feature_map(x_shape, w_shape, n_threads) -> str:
     Returns
     -------
     str
-        ``"blas"``, ``"parallel"``, ``"tiles"`` or ``"simd"``.
+        ``"parallel"``, ``"tiles"``, ``"direct"``, ``"simd"`` or ``"blas"``.
 
     Notes
     -----
-    The rules come from one-thread timings on an AMD EPYC with AVX2+FMA, the two
-    contenders alternated in rounds and the median of the per-round ratios taken:
+    The rules come from one-thread timings, the contenders alternated in rounds and the
+    median of the per-round ratios taken, on an Intel Xeon with AVX-512 (``direct``) and
+    an AMD EPYC with AVX2+FMA (the rest):
 
-    * Filter rows shorter than 16 that do not span the input (small 2-D filters):
-      ``blas``.  The tiles vectorise along filter rows, so short rows leave them mostly
-      scalar, and the shifted GEMMs, which vectorise along the output, are 1.2-4x faster.
     * Several threads and at least 2**20 multiply-adds: ``parallel``, which runs the
-      tiles kernel chosen below on every thread.
-    * Otherwise one of the two tiles kernels (``choose_tiles_core``, which also picks the
-      core of ``parallel`` and of the fused variants):
-
-      - full-width filters (``w == d``, the text-CNN case): ``tiles``, the Cython kernel.
-        A filter and its window are one contiguous run, so each tile is one vectorised
-        loop; it ran at 0.9-1.2x the speed of ``simd`` on ``utterance``, ``kim-mr`` and
-        ``kim-mr-b64`` and on d = 20, 50, 64, in float64 and float32.
-      - narrower filters: ``simd``, the C kernel.  The Cython loops end every filter row
-        with 12 horizontal sums and a scalar (or half-width) remainder, where the C
-        kernel keeps its vector sums across rows and masks the last vector; the Cython
-        kernel ran at 0.63-0.98x its speed there (w = 299, 150 of d = 300; w = 48 of
-        d = 64; 16 and 32 of d = 128).
+      core :func:`choose_core` names on every thread.
+    * Full-width filters (``w == d``, the text-CNN case): ``tiles``, the Cython kernel.
+      A filter and its window are one contiguous run, so each tile is one vectorised
+      loop; it ran at 0.9-1.2x the speed of ``simd`` on ``utterance``, ``kim-mr`` and
+      ``kim-mr-b64`` and on d = 20, 50, 64, in float64 and float32.
+    * Narrower filters with ``d - w + 1 >= 32`` positions along a row: ``direct``, which
+      vectorises along those positions.  With AVX-512 it ran at 2.0-6.8x ``simd`` and
+      1.4-3.5x ``blas`` on filters 16 and 32 wide of d = 64 and 128, and 1.7-2.3x both on
+      150 of d = 300; from 5 x 5 to 3 x 3 filters it is 4-7x ``blas``.  With 17 to 21
+      positions it ran at 0.64-1.35x the others, so it stops at 32.
+    * Narrower filters with fewer positions: ``blas`` for rows shorter than 16, whose
+      shifted GEMMs vectorise along the output and ran 1.2-4x faster than ``simd``;
+      ``simd``, the C kernel, for longer rows (the Cython tiles ran at 0.63-0.98x its
+      speed on w = 299 of d = 300 and w = 48 of d = 64).
     """
     (batch, n, d), (channels, h, w) = x_shape, w_shape
-    if w != d and w < 16:
-        return "blas"
     if n_threads > 1 and batch * channels * (n - h + 1) * (d - w + 1) * h * w >= 1 << 20:
         return "parallel"
-    return "simd" if choose_tiles_core(x_shape, w_shape) == Core.SIMD else "tiles"
+    core = choose_core(x_shape, w_shape)
+    if core == Core.SIMD and w < 16:
+        return "blas"
+    return core.name.lower()
 
 
 def _serial(core: Core) -> Pick:
@@ -189,7 +200,7 @@ def _serial(core: Core) -> Pick:
 
 
 def _parallel(x_shape, w_shape, n_threads):
-    return choose_tiles_core(x_shape, w_shape), n_threads
+    return choose_core(x_shape, w_shape), n_threads
 
 
 def _auto(x_shape, w_shape, n_threads):
@@ -240,14 +251,18 @@ FEATURE_MAP: Dict[str, Variant] = _registry(
     _feature_map("seed", "Cython port of the production C kernel: pointer walk, two "
                  "accumulators for even w", _serial(Core.SEED)),
     _feature_map("tiles", "Cython: register-blocked 4x3 tiles over the windows in place, "
-                 "vectorised by the compiler (AVX2+FMA build when the CPU has it)",
+                 "vectorised by the compiler (AVX-512 or AVX2+FMA build when the CPU has it)",
                  _serial(Core.TILES)),
     _feature_map("simd", "C: the same 4x3 tiles with GCC vector extensions, through cdef "
                  "extern (AVX2+FMA clone when the CPU has it)", _serial(Core.SIMD)),
+    _feature_map("direct", "Cython: direct convolution for small 2-D filters, vectorised "
+                 "along the output positions, 4 channels x 3 vectors in registers "
+                 "(AVX-512 or AVX2+FMA build when the CPU has it)", _serial(Core.DIRECT)),
     _feature_map("blas", "Cython: sum of shifted GEMMs through scipy.linalg.cython_blas, "
                  "no copy of the input", _serial(Core.BLAS)),
-    _feature_map("parallel", "Cython: tiles (full-width filters) or simd (narrower) over "
-                 "(batch slice, channel block) tasks on OpenMP threads", _parallel,
+    _feature_map("parallel", "Cython: tiles (full-width filters), direct or simd (narrower; "
+                 "see choose_core) over (batch slice, channel block) tasks on OpenMP "
+                 "threads", _parallel,
                  threads=True),
     _feature_map("auto", "picks one of the above by shape and threads", _auto, threads=True),
 )
@@ -277,7 +292,7 @@ def variants() -> Dict[str, Dict[str, Variant]]:
     --------
     >>> import suite
     >>> sorted(suite.variants()["feature_map"])
-    ['auto', 'blas', 'loops', 'parallel', 'seed', 'simd', 'tiles']
+    ['auto', 'blas', 'direct', 'loops', 'parallel', 'seed', 'simd', 'tiles']
     """
     return {"feature_map": dict(FEATURE_MAP), "pool": dict(POOL),
             "conv_pool": dict(CONV_POOL)}

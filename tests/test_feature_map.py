@@ -25,6 +25,10 @@ EDGE_SHAPES = {
     "batch of one": (1, 8, 10, 5, 3, 10),
     "batch across GEMM slices": (70, 9, 12, 5, 3, 12),
     "text-CNN": (3, 20, 50, 16, 4, 50),
+    # Rows of several vectors of outputs, then single vectors, then one ending at the
+    # row's end; a block of 2 channels left over (the direct kernel's paths).
+    "small 2-D filters, long rows": (2, 10, 70, 6, 3, 5),
+    "small 2-D filters, 1.5 vectors": (None, 6, 28, 5, 2, 3),
 }
 
 
@@ -102,16 +106,20 @@ def test_result_dtype(x_dtype, w_dtype, b_dtype, expected):
     assert_feature_maps_close(out, x, w, b)
 
 
-def test_rule_picks_the_tiles_core_by_filter_width():
+def test_rule_picks_the_core_by_filter_width():
     from suite._conv import Core
     from suite.registry import CONV_POOL, choose_feature_map
     full, narrow = ((1, 64, 300), (100, 3, 300)), ((1, 64, 300), (100, 3, 299))
+    small = ((1, 128, 128), (16, 5, 5))
     assert choose_feature_map(*full, 1) == "tiles"
     assert choose_feature_map(*narrow, 1) == "simd"
-    assert choose_feature_map((1, 128, 128), (16, 5, 5), 1) == "blas"
+    assert choose_feature_map(*small, 1) == "direct"
+    assert choose_feature_map((1, 20, 20), (16, 3, 3), 1) == "blas"
     assert choose_feature_map((64, 64, 300), (100, 3, 300), 2) == "parallel"
     for table in (FEATURE_MAP, CONV_POOL):
         assert table["auto"].pick(*full, 1) == (Core.TILES, 1)
         assert table["auto"].pick(*narrow, 1) == (Core.SIMD, 1)
+        assert table["auto"].pick(*small, 1) == (Core.DIRECT, 1)
         assert table["parallel"].pick(*full, 2) == (Core.TILES, 2)
         assert table["parallel"].pick(*narrow, 2) == (Core.SIMD, 2)
+        assert table["parallel"].pick(*small, 2) == (Core.DIRECT, 2)

@@ -103,16 +103,26 @@ def test_readme_example_with_absurd_n_threads():
                               x, w, None)
 
 
-@pytest.mark.parametrize("variant", ["tiles", "simd"])
-def test_baseline_builds(variant):
-    # SUITE_NO_AVX2=1 makes both tiles kernels take their baseline builds.
+# The narrower builds of the per-instruction-set kernels, and the switches that select them.
+NARROWER_BUILDS = {"baseline": {"SUITE_NO_AVX2": "1"}, "avx2+fma": {"SUITE_NO_AVX512": "1"}}
+
+
+@pytest.mark.parametrize("isa", list(NARROWER_BUILDS))
+@pytest.mark.parametrize("variant", ["tiles", "simd", "direct"])
+def test_narrower_builds(variant, isa):
+    import suite._conv
+    if isa == "avx2+fma" and not suite._conv._has_avx2_fma():
+        pytest.skip("this CPU has no AVX2+FMA: the avx2+fma build cannot run here")
+    # Text-CNN shapes, narrow filters, and small 2-D filters over rows of several vectors
+    # with a channel block and a row of vectors left over (the direct kernel's paths).
     script = f"""if True:
         import numpy as np, suite, suite._conv
         from suite import reference
-        assert suite._conv.ISA == "baseline", suite._conv.ISA
+        assert suite._conv.ISA == "{isa}", suite._conv.ISA
         rng = np.random.default_rng(5)
         for dtype, tol in (("float64", 1e-10), ("float32", 1e-4)):
-            for shape in ((3, 20, 50, 7, 3, 50), (2, 9, 12, 5, 2, 7), (1, 8, 10, 3, 3, 10)):
+            for shape in ((3, 20, 50, 7, 3, 50), (2, 9, 12, 5, 2, 7), (1, 8, 10, 3, 3, 10),
+                          (2, 10, 70, 6, 3, 5), (1, 6, 40, 5, 2, 3)):
                 batch, n, d, channels, h, w = shape
                 x = rng.standard_normal((batch, n, d)).astype(dtype)
                 f = rng.standard_normal((channels, h, w)).astype(dtype)
@@ -122,7 +132,7 @@ def test_baseline_builds(variant):
                                        reference.feature_map_magnitude(x, f, b))
         print("ok")
     """
-    env = dict(os.environ, SUITE_NO_AVX2="1", PYTHONPATH=ROOT)
+    env = dict(os.environ, PYTHONPATH=ROOT, **NARROWER_BUILDS[isa])
     done = subprocess.run([sys.executable, "-c", script], env=env, cwd=ROOT,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr

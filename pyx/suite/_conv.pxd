@@ -34,6 +34,7 @@ cpdef enum Core:
     TILES = 2
     SIMD = 3
     BLAS = 4
+    DIRECT = 5
 
 
 cdef Geometry make_geometry(Py_ssize_t batch, Py_ssize_t n, Py_ssize_t d,

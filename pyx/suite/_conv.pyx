@@ -14,10 +14,11 @@ from cython.parallel cimport prange, threadid
 from libc.stdlib cimport calloc, free, malloc
 
 from suite._blas cimport gemm_nt
-from suite._tiles_api cimport TILES_CAPSULE, TilesKernels
+from suite._kernels_api cimport KERNELS_CAPSULE, Kernels
 
 cdef extern from "_cpu.h":
     int suite_cpu_has_avx2_fma()
+    int suite_cpu_has_avx512()
 
 cdef extern from *:
     """
@@ -40,27 +41,42 @@ cdef extern from "_windows.h" nogil:
                            const float* bias, float* out, Py_ssize_t ldo)
 
 
+def _switched_off(name):
+    return os.environ.get(name, "") not in ("", "0")
+
+
 def _has_avx2_fma():
     """Whether the kernels may use AVX2+FMA: the CPU has both and ``SUITE_NO_AVX2`` is unset."""
-    return bool(suite_cpu_has_avx2_fma()) and os.environ.get("SUITE_NO_AVX2", "") in ("", "0")
+    return bool(suite_cpu_has_avx2_fma()) and not _switched_off("SUITE_NO_AVX2")
 
 
-def _tiles_module(avx2):
-    """The build of the Cython tiles kernel this CPU runs, and its instruction set."""
-    if avx2:
+def _has_avx512():
+    """Whether the Cython kernels may use AVX-512F/VL: as ``_has_avx2_fma``, and the CPU
+    and the operating system run them and ``SUITE_NO_AVX512`` is unset."""
+    return (_has_avx2_fma() and bool(suite_cpu_has_avx512())
+            and not _switched_off("SUITE_NO_AVX512"))
+
+
+def _kernels_module(avx2, avx512):
+    """The build of the Cython kernels this CPU runs, and its instruction set."""
+    builds = [("suite._kernels_avx512", "avx512")] if avx512 else []
+    builds += [("suite._kernels_avx2", "avx2+fma")] if avx2 else []
+    for name, isa in builds:
         try:
-            return importlib.import_module("suite._tiles_avx2"), "avx2+fma"
-        except ImportError:  # not built (not x86-64): the baseline build serves
+            return importlib.import_module(name), isa
+        except ImportError:  # not built (not x86-64): a narrower build serves
             pass
-    return importlib.import_module("suite._tiles"), "baseline"
+    return importlib.import_module("suite._kernels"), "baseline"
 
 
 # The CPU is asked once, here, at import; the kernels only read the answer.
-cdef TilesKernels tiles_kernels
+cdef Kernels kernels
 _avx2 = _has_avx2_fma()
 suite_windows_init(_avx2)
-_module, ISA = _tiles_module(_avx2)
-tiles_kernels = (<TilesKernels*>PyCapsule_GetPointer(_module.TILES, TILES_CAPSULE))[0]
+_module, ISA = _kernels_module(_avx2, _has_avx512())
+kernels = (<Kernels*>PyCapsule_GetPointer(_module.KERNELS, KERNELS_CAPSULE))[0]
+#: Bytes per vector of the direct kernel in the build in use (16, 32 or 64).
+VECTOR_BYTES = _module.VECTOR_BYTES
 del _module, _avx2
 
 # Rows (sentences x words) per batch slice, the unit of work of the GEMMs, the OpenMP
@@ -170,11 +186,29 @@ cdef void fmap_tiles(Geometry g, const floating* x, const floating* w,
     cdef Py_ssize_t s
     for s in range(g.batch):
         if floating is double:
-            tiles_kernels.f64(w, g.channels, g.h, g.w, x + s * g.n * g.d, g.d, g.m, g.p,
+            kernels.tiles_f64(w, g.channels, g.h, g.w, x + s * g.n * g.d, g.d, g.m, g.p,
                               bias, out + s * g.out_batch_stride, g.m * g.p)
         else:
-            tiles_kernels.f32(w, g.channels, g.h, g.w, x + s * g.n * g.d, g.d, g.m, g.p,
+            kernels.tiles_f32(w, g.channels, g.h, g.w, x + s * g.n * g.d, g.d, g.m, g.p,
                               bias, out + s * g.out_batch_stride, g.m * g.p)
+
+
+cdef void fmap_direct(Geometry g, const floating* x, const floating* w,
+                      const floating* bias, floating* out) noexcept nogil:
+    """Direct convolution, vectorised along the output positions (``_direct.pxi``).
+
+    The Cython kernel for small 2-D filters, in the build chosen at import: 4 channels
+    x 3 vectors of one output row in registers over all the taps, the input read in
+    place.
+    """
+    cdef Py_ssize_t s
+    for s in range(g.batch):
+        if floating is double:
+            kernels.direct_f64(w, g.channels, g.h, g.w, x + s * g.n * g.d, g.d, g.m, g.p,
+                               bias, out + s * g.out_batch_stride, g.m * g.p)
+        else:
+            kernels.direct_f32(w, g.channels, g.h, g.w, x + s * g.n * g.d, g.d, g.m, g.p,
+                               bias, out + s * g.out_batch_stride, g.m * g.p)
 
 
 cdef void fmap_simd(Geometry g, const floating* x, const floating* w,
@@ -297,6 +331,8 @@ cdef void fmap_core(Core core, Geometry g, const floating* x, const floating* w,
         fmap_tiles(g, x, w, bias, out)
     elif core == SIMD:
         fmap_simd(g, x, w, bias, out)
+    elif core == DIRECT:
+        fmap_direct(g, x, w, bias, out)
     else:
         fmap_blas(g, x, w, bias, out, scratch)
 

@@ -1,6 +1,5 @@
-# The register-blocked tiles kernel, in Cython.  Included by _tiles.pyx (compiled for the
-# baseline instruction set) and _tiles_avx2.pyx (compiled with -mavx2 -mfma): the same
-# plain loops, vectorised by the C compiler for each.
+# The register-blocked tiles kernel, in Cython (part of _kernels.pxi): plain loops,
+# vectorised by the C compiler for each instruction set the module is built for.
 #
 # Why it is fast: for one sentence x (n rows of d) and filters w (channels, h, wd), the
 # window of output position q = i * p + j has the segments x[i + a, j:j + wd], a < h.
@@ -11,12 +10,6 @@
 # -fassociative-math and its companions, see setup.py, and never with -ffinite-math-only,
 # so NaN and inf go through as in the reference).  No copy of the input, no BLAS call:
 # what short sentences, where a GEMM call's fixed cost counts, want.
-from cpython.pycapsule cimport PyCapsule_New
-from cython cimport floating
-
-from suite._tiles_api cimport TILES_CAPSULE, TilesKernels
-
-
 cdef inline void dot_4x3(const floating* w0, const floating* w1, const floating* w2,
                          const floating* w3, const floating* x0, const floating* x1,
                          const floating* x2, Py_ssize_t n, floating* acc) noexcept nogil:
@@ -163,10 +156,3 @@ cdef void tiles(const floating* w, Py_ssize_t channels, Py_ssize_t h, Py_ssize_t
                     out[(c + u) * ldo + q + v] = bias[c + u] + acc[3 * u + v]
             q += width
 
-
-cdef TilesKernels KERNELS
-KERNELS.f64 = tiles[double]
-KERNELS.f32 = tiles[float]
-
-#: The kernels of this build, for suite._conv (a capsule of a TilesKernels table).
-TILES = PyCapsule_New(&KERNELS, TILES_CAPSULE, NULL)

@@ -1,6 +1,6 @@
-"""The tiles feature-map kernel, compiled with AVX2 and FMA (see _tiles.pxi).
+"""The Cython kernels compiled with AVX2 and FMA (see _kernels.pxi).
 
 Imported by suite._conv only on a CPU that has both: every instruction of this module
 may use them, its import code included.
 """
-include "_tiles.pxi"
+include "_kernels.pxi"

@@ -1,0 +1,2 @@
+"""The Cython kernels compiled for the baseline instruction set (see _kernels.pxi)."""
+include "_kernels.pxi"

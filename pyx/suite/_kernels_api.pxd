@@ -1,0 +1,29 @@
+# The Cython kernels compiled once per instruction set, as a table of function pointers.
+# The same source (_kernels.pxi) is built three times: suite._kernels for the baseline,
+# suite._kernels_avx2 with AVX2 and FMA, suite._kernels_avx512 with AVX-512F/VL.  Each
+# module publishes its table in a capsule named KERNELS_CAPSULE, and suite._conv takes
+# the table of the build the CPU runs, once, at import.
+
+# tiles(w, channels, h, wd, x, d, m, p, bias, out, ldo) and direct(...) of the same
+# arguments: out[c * ldo + i * p + j] = bias[c] + correlate2d(x, w[c], "valid")[i, j].
+ctypedef void (*kernel_f64_t)(const double* w, Py_ssize_t channels, Py_ssize_t h,
+                              Py_ssize_t wd, const double* x, Py_ssize_t d, Py_ssize_t m,
+                              Py_ssize_t p, const double* bias, double* out,
+                              Py_ssize_t ldo) noexcept nogil
+
+ctypedef void (*kernel_f32_t)(const float* w, Py_ssize_t channels, Py_ssize_t h,
+                              Py_ssize_t wd, const float* x, Py_ssize_t d, Py_ssize_t m,
+                              Py_ssize_t p, const float* bias, float* out,
+                              Py_ssize_t ldo) noexcept nogil
+
+cdef struct Kernels:
+    kernel_f64_t tiles_f64
+    kernel_f32_t tiles_f32
+    kernel_f64_t direct_f64
+    kernel_f32_t direct_f32
+
+cdef extern from *:
+    """
+    #define SUITE_KERNELS_CAPSULE "suite._kernels.Kernels"
+    """
+    const char* KERNELS_CAPSULE "SUITE_KERNELS_CAPSULE"

@@ -1,2 +1,0 @@
-"""The tiles feature-map kernel, compiled for the baseline instruction set (see _tiles.pxi)."""
-include "_tiles.pxi"
