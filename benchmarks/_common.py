@@ -41,6 +41,10 @@ WORKLOADS = {
     "kim-mr": (1, 64, 300, ((100, 3, 300), (100, 4, 300), (100, 5, 300))),
     "kim-mr-b64": (64, 64, 300, ((100, 3, 300), (100, 4, 300), (100, 5, 300))),
     "image": (1, 128, 128, ((16, 5, 5),)),
+    "image-3x3": (1, 128, 128, ((16, 3, 3),)),
+    "image-7x7": (1, 128, 128, ((16, 7, 7),)),
+    "image-3x5": (1, 128, 128, ((16, 3, 5),)),
+    "images-b64": (64, 32, 32, ((16, 3, 3),)),
 }
 #: Batches where holding every feature map costs memory (the peak-memory benchmarks).
 MEMORY_WORKLOADS = {

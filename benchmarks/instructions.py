@@ -1,7 +1,7 @@
-"""Instructions of the public calls on the latency workloads, counted by callgrind.
+"""Instructions of the public calls on the batch-1 workloads, counted by callgrind.
 
 Wall-clock times on a shared machine wander by tens of percent from run to run; the number
-of instructions a call executes does not.  For the latency workloads (``COUNTED_WORKLOADS``)
+of instructions a call executes does not.  For the workloads of ``COUNTED_WORKLOADS``
 and both dtypes this module counts the calls that make up a workload:
 
 * ``Instructions``: ``suite.feature_map``, every feature-map variant (one call per filter
@@ -11,7 +11,8 @@ and both dtypes this module counts the calls that make up a workload:
 * ``ConvPoolInstructions``: ``suite.conv_pool`` of every variant with the layer of Kim 2014
   (``_common.LAYER``: ReLU, then max);
 * ``LayerInstructions``: ``suite.conv_pool`` of ``FUSED_VARIANT`` with every activation and
-  every pooling method (``COUNTED_LAYERS``).
+  every pooling method (``COUNTED_LAYERS``), on the text-CNN workloads
+  (``LAYER_WORKLOADS``).
 
 Each class reports two counts of the same calls.  ``track_instructions`` is the kernel's
 own: the instructions executed in the project's compiled modules and the BLAS and OpenMP
@@ -59,8 +60,9 @@ else:  # run as a script, or as the driver under valgrind
                                     POOL_ARGS, POOL_METHODS, WORKLOADS, inputs, intent_model,
                                     intent_tokens, maps)
 
-#: The workloads counted: the batch-1 latency cases.
-COUNTED_WORKLOADS = ("utterance", "kim-mr")
+#: The workloads counted: the batch-1 latency cases of the text-CNN, and one image with
+#: small 2-D filters (the direct kernel's case).
+COUNTED_WORKLOADS = ("utterance", "kim-mr", "image-3x3")
 #: The cases of the seed's classifier counted (``suite.TextCNN.logits``): one utterance.
 COUNTED_MODEL_CASES = ("utterance-8", "utterance-16")
 #: Environment variable naming the only workloads to count (comma-separated), to keep a
@@ -68,6 +70,8 @@ COUNTED_MODEL_CASES = ("utterance-8", "utterance-16")
 ONLY_ENV = "SUITE_COUNT_ONLY"
 #: The fused variant counted with every activation and pooling method.
 FUSED_VARIANT = "tiles"
+#: The workloads whose layers are counted on ``FUSED_VARIANT`` (the text-CNN's).
+LAYER_WORKLOADS = ("utterance", "kim-mr")
 #: The (activation, method) pairs counted on ``FUSED_VARIANT``: every activation with max
 #: pooling (activated once per map) and with average pooling (activated at every
 #: position), and ReLU with the other methods.
@@ -148,8 +152,9 @@ def cases():
             selected += [("pool", workload, m, dtype) for m in POOL_METHODS if m in pools]
             selected += [("conv_pool", workload, v, dtype) + kim
                          for v in FEATURE_MAP_VARIANTS if v in fused and kim in layers]
-            selected += [("conv_pool", workload, FUSED_VARIANT, dtype, a, m)
-                         for a, m in layers if (a, m) != kim and FUSED_VARIANT in fused]
+            if workload in LAYER_WORKLOADS:
+                selected += [("conv_pool", workload, FUSED_VARIANT, dtype, a, m)
+                             for a, m in layers if (a, m) != kim and FUSED_VARIANT in fused]
     if hasattr(suite, "TextCNN"):
         selected += [("model", case, "logits", dtype)
                      for case in COUNTED_MODEL_CASES for dtype in DTYPES]
@@ -482,7 +487,7 @@ class LayerInstructions(_Counted):
     A layer is ``"activation-method"``, one of ``COUNTED_LAYERS``.
     """
 
-    params = [list(COUNTED_WORKLOADS), [f"{a}-{m}" for a, m in COUNTED_LAYERS], list(DTYPES)]
+    params = [list(LAYER_WORKLOADS), [f"{a}-{m}" for a, m in COUNTED_LAYERS], list(DTYPES)]
     param_names = ["workload", "layer", "dtype"]
 
     def key(self, workload, layer, dtype):

@@ -94,6 +94,14 @@ WORKLOADS: Dict[str, Workload] = {w.name: w for w in (
              batch=64, n=64, d=300, banks=_full_width(300, (3, 4, 5))),
     Workload("image", "a general 2-D correlation as in scipy's own benchmarks",
              batch=1, n=128, d=128, banks=((16, 5, 5),)),
+    Workload("image-3x3", "3 x 3 filters, the commonest in image CNNs: fewest taps per output",
+             batch=1, n=128, d=128, banks=((16, 3, 3),)),
+    Workload("image-7x7", "7 x 7 filters, as in the first layer of a ResNet",
+             batch=1, n=128, d=128, banks=((16, 7, 7),)),
+    Workload("image-3x5", "a non-square filter: 3 rows of 5",
+             batch=1, n=128, d=128, banks=((16, 3, 5),)),
+    Workload("images-b64", "a batch of 64 small images (32 x 32, as CIFAR-10), 3 x 3 filters",
+             batch=64, n=32, d=32, banks=((16, 3, 3),)),
 )}
 
 # Peak memory grows with the batch: feature maps for a whole batch against the fused
