@@ -19,7 +19,7 @@ def _parser() -> argparse.ArgumentParser:
         "run", help="check every variant against the references, then time it",
         description="Check each selected variant against scipy.signal / NumPy, then time it "
                     "with correlate2d (and PyTorch when installed) on one thread; print a "
-                    "table with GFLOP/s, %% of this machine's GEMM peak and speedups.")
+                    "table with GFLOP/s, % of this machine's GEMM peak and speedups.")
     variant_names = sorted(set(FEATURE_MAP) | set(CONV_POOL) | set(POOL))
     workloads = list(WORKLOADS) + [INTENT.name]
     run.add_argument("--workload", action="append", choices=workloads, metavar="NAME",
