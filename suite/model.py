@@ -15,11 +15,11 @@ from typing import Optional, Tuple
 
 import numpy as np
 
-from suite import _model
+from suite import _conv, _model
 from suite._api import _threads
 from suite.registry import ACTIVATIONS
 
-__all__ = ["TextCNN", "positional_encoding"]
+__all__ = ["TextCNN", "positional_encoding", "pack_filters"]
 
 
 def positional_encoding(n: int, d: int, dtype="float64") -> np.ndarray:
@@ -33,6 +33,45 @@ def positional_encoding(n: int, d: int, dtype="float64") -> np.ndarray:
     angles = positions * rates
     pe = np.where(np.arange(d) % 2 == 0, np.sin(angles), np.cos(angles))
     return pe.astype(dtype)
+
+
+def pack_filters(weights: np.ndarray, lanes: int) -> np.ndarray:
+    """Full-width filters laid out for the packed kernel of ``suite.TextCNN``.
+
+    Parameters
+    ----------
+    weights : ndarray, shape (channels, h, d)
+        One bank.
+    lanes : int
+        Values per vector in the kernels' build: ``suite._conv.VECTOR_BYTES`` over the
+        item size.
+
+    Returns
+    -------
+    ndarray, shape (padded, h * d)
+        ``padded`` is ``channels`` rounded up to whole vectors, the extra filters zero.
+        Its memory holds blocks of ``2 * lanes`` channels (the last one ``lanes`` wide
+        when the vectors are odd in number), each block a row-major ``(h * d, width)``
+        matrix whose row ``b * h + a`` holds tap ``(a, b)`` of its filters: block ``c0``
+        starts at element ``c0 * h * d``.  The shape describes the size only, not that
+        layout.
+
+    Examples
+    --------
+    >>> w = np.arange(12.0).reshape(3, 1, 4)          # 3 filters of 1 x 4
+    >>> pack_filters(w, 2).reshape(-1, 4)[:2]         # one block of 4 channels, k-major
+    array([[0., 4., 8., 0.],
+           [1., 5., 9., 0.]])
+    """
+    channels = weights.shape[0]
+    k_len = weights.shape[1] * weights.shape[2]
+    padded = -(-channels // lanes) * lanes
+    flat = np.zeros((padded, k_len), weights.dtype)
+    # Tap (a, b) at k = b * h + a: the kernel walks the h rows of one column of the
+    # transposed sentence together, from one cache line.
+    flat[:channels] = weights.transpose(0, 2, 1).reshape(channels, k_len)
+    blocks = [flat[c:c + 2 * lanes].T.ravel() for c in range(0, padded, 2 * lanes)]
+    return np.concatenate(blocks).reshape(padded, k_len)
 
 
 def _real(name: str, value) -> np.ndarray:
@@ -166,9 +205,17 @@ class TextCNN:
         self._bank_offset = np.concatenate(
             [[0], np.cumsum(self._bank_channels * self._bank_h * d)[:-1]]).astype(np.intp)
         self._bias = np.concatenate([b.astype(self.dtype).ravel() for _, b in banks])
+        # The kernel's copy: each bank packed along the channels for this CPU's vectors.
+        lanes = _conv.VECTOR_BYTES // self.dtype.itemsize
+        packed = [pack_filters(w.astype(self.dtype), lanes) for w, _ in banks]
+        self._packed = np.concatenate([p.ravel() for p in packed])
+        self._bank_padded = np.array([p.shape[0] for p in packed], np.intp)
+        self._packed_offset = np.concatenate(
+            [[0], np.cumsum([p.size for p in packed])[:-1]]).astype(np.intp)
         self._dense_w = np.ascontiguousarray(dense_w, self.dtype)
         self._dense_b = np.ascontiguousarray(dense_b, self.dtype)
-        for a in (self._tables, self._weights, self._bias, self._dense_w, self._dense_b):
+        for a in (self._tables, self._weights, self._packed, self._bias, self._dense_w,
+                  self._dense_b):
             a.flags.writeable = False
         self._activation = ACTIVATIONS[activation]
         self._pe = np.zeros((0, d), self.dtype)
@@ -253,9 +300,9 @@ class TextCNN:
         features = np.empty((batch, self.n_features), self.dtype)
         logits = np.empty((batch, self.n_classes if with_logits else 0), self.dtype)
         _model.forward(self._tables, self._table_offset, self._table_dim, self._columns,
-                       self._encoding(tokens.shape[1]), tokens, lengths, self._weights,
-                       self._bank_offset, self._bank_h, self._bank_channels, self._bias,
-                       self._activation, self._dense_w, self._dense_b, features, logits,
+                       self._encoding(tokens.shape[1]), tokens, lengths, self._packed,
+                       self._packed_offset, self._bank_h, self._bank_channels,
+                       self._bank_padded, self._bias, self._activation, self._dense_w, self._dense_b, features, logits,
                        _threads(n_threads))
         out = logits if with_logits else features
         return out[0] if single else out

@@ -57,6 +57,21 @@ def test_padded_batch_matches_the_reference(rng, dtype, activation, positional):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("channels", [33, 70])
+def test_every_tile_of_the_packed_kernel(rng, dtype, channels):
+    # Banks of several blocks of channels with one vector left over, and sentences of
+    # 1 to 30 windows: tiles of 6 and 12 windows, repeated, and partly past the last.
+    embeddings, filters, classifier = _weights(rng, dtype, channels=channels)
+    model = suite.TextCNN(embeddings, filters, classifier, columns=COLUMNS)
+    lengths = np.array([1, 3, 6, 7, 8, 12, 13, 17, 18, 19, 25, 31])
+    tokens = _tokens(rng, len(lengths), 31, lengths)
+    want_features, want_logits = reference.text_cnn(
+        embeddings, filters, classifier, tokens, lengths, columns=COLUMNS)
+    _assert_close(model.features(tokens, lengths), want_features, dtype)
+    _assert_close(model.logits(tokens, lengths), want_logits, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_a_sentence_gets_the_same_bits_alone_or_in_any_batch(rng, dtype):
     model = suite.TextCNN(*_weights(rng, dtype), columns=COLUMNS)
     lengths = rng.integers(1, 15, 9)

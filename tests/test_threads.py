@@ -137,3 +137,21 @@ def test_narrower_builds(variant, isa):
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["ok"]
+
+
+@pytest.mark.parametrize("isa", list(NARROWER_BUILDS))
+def test_model_on_narrower_builds(isa):
+    # suite.TextCNN packs its weights for the vectors of the build in use.
+    import suite._conv
+    if isa == "avx2+fma" and not suite._conv._has_avx2_fma():
+        pytest.skip("this CPU has no AVX2+FMA: the avx2+fma build cannot run here")
+    env = dict(os.environ, PYTHONPATH=ROOT, **NARROWER_BUILDS[isa])
+    done = subprocess.run(
+        [sys.executable, "-c", "import suite._conv; print(suite._conv.ISA)"],
+        env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.stdout.split() == [isa], done.stderr
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+         os.path.join(ROOT, "tests", "test_model.py"), "-k", "packed or same_bits"],
+        env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr

@@ -8,40 +8,8 @@
 # and 4 filter values for 12 vector multiply-adds.  The input is read in place (no
 # im2col copy) and the output is written once, bias included.
 #
-# The vectors are GCC vector extensions declared here (``vf64``, ``vf32``): Cython sees
-# them as the scalar type, and the C compiler gives ``scalar * vector`` its meaning of
-# a broadcast.  Their width follows the flags of the build: 16 bytes for the baseline,
-# 32 with AVX2, 64 with AVX-512.  Sums run tap by tap in the reference's order, so no
+# The vectors are those of _vectors.pxi.  Sums run tap by tap in the reference's order, so no
 # reassociation is needed; NaN and inf go through.
-
-cdef extern from *:
-    """
-    #if defined(__AVX512F__)
-    #define SUITE_VECTOR_BYTES 64
-    #elif defined(__AVX__)
-    #define SUITE_VECTOR_BYTES 32
-    #else
-    #define SUITE_VECTOR_BYTES 16
-    #endif
-    /* aligned() below the vector's size: loads and stores at any element. */
-    typedef double suite_vf64
-        __attribute__((vector_size(SUITE_VECTOR_BYTES), aligned(sizeof(double))));
-    typedef float suite_vf32
-        __attribute__((vector_size(SUITE_VECTOR_BYTES), aligned(sizeof(float))));
-    static const suite_vf64 suite_vzero_f64 = {0};
-    static const suite_vf32 suite_vzero_f32 = {0};
-    """
-    int SUITE_VECTOR_BYTES
-    ctypedef double vf64 "suite_vf64"
-    ctypedef float vf32 "suite_vf32"
-    const vf64 VZERO_F64 "suite_vzero_f64"
-    const vf32 VZERO_F32 "suite_vzero_f32"
-
-# The vector type of a floating type: a direct kernel of floating type T is called with
-# the zero vector of T's vector type, which picks the matching specialisation.
-ctypedef fused vec:
-    vf64
-    vf32
 
 
 cdef inline void tile_4x3(vec zero, const floating** wr, Py_ssize_t h, Py_ssize_t wd,

@@ -10,9 +10,10 @@ from cython cimport floating
 from cython.parallel cimport prange, threadid
 from libc.stdint cimport uintptr_t
 from libc.stdlib cimport free, malloc
-from libc.string cimport memcpy, memset
+from libc.string cimport memset
 
-from suite._conv cimport TILES, fmap_core, make_geometry
+from suite._conv cimport packed_bank
+from suite._kernels_api cimport PACKED_PAD
 from suite._fused cimport Activation, activate
 
 def first_bad_id(const Py_ssize_t[:, :, ::1] tokens, const Py_ssize_t[::1] lengths,
@@ -42,46 +43,47 @@ cdef void sentence_features(
         const Py_ssize_t[::1] table_dim, const Py_ssize_t[::1] table_column,
         const floating* pe, const floating* weights, const Py_ssize_t[::1] bank_offset,
         const Py_ssize_t[::1] bank_h, const Py_ssize_t[::1] bank_channels,
+        const Py_ssize_t[::1] bank_padded,
         const floating* bias, Activation activation, Py_ssize_t d, Py_ssize_t h_max,
         const floating* dense_weights, const floating* dense_bias, Py_ssize_t classes,
-        floating* x, floating* conv, floating* features, floating* logits) noexcept nogil:
+        floating* xt, Py_ssize_t ldt, floating* conv, floating* features,
+        floating* logits) noexcept nogil:
     """Pooled features and ``classes`` logits of one sentence of ``length`` tokens.
 
-    ``ids`` is ``length x id_columns``; ``x`` and ``conv`` are scratch for the sentence
-    matrix and one bank's feature maps.
+    ``ids`` is ``length x id_columns``; ``xt`` is scratch for the sentence matrix,
+    transposed (``d`` rows of ``ldt``), and ``conv`` for one bank's feature maps
+    (``windows x bank_padded[j]``).
     """
-    cdef Py_ssize_t t, i, k, j, c, h, channels, windows, rows, column_start
+    cdef Py_ssize_t t, i, k, j, c, h, channels, padded, windows, column_start
     cdef Py_ssize_t feature = 0
     cdef floating m, v, acc
-    cdef floating* row
+    cdef const floating* src
     for t in range(length):
-        row = x + t * d
         column_start = 0
         for i in range(table_dim.shape[0]):
-            memcpy(row + column_start,
-                   tables + table_offset[i] + ids[t * id_columns + table_column[i]] * table_dim[i],
-                   table_dim[i] * sizeof(floating))
+            src = tables + table_offset[i] + ids[t * id_columns + table_column[i]] * table_dim[i]
+            for k in range(table_dim[i]):
+                xt[(column_start + k) * ldt + t] = src[k]
             column_start += table_dim[i]
         if pe != NULL:
             for k in range(d):
-                row[k] += pe[t * d + k]
-    # A bank taller than the sentence sees zero rows below it: one window.
-    rows = length if length > h_max else h_max
-    if rows > length:
-        memset(x + length * d, 0, (rows - length) * d * sizeof(floating))
+                xt[k * ldt + t] += pe[t * d + k]
+    # A bank taller than the sentence sees zero rows below it (one window), and the
+    # kernel's tiles read PACKED_PAD columns past the last window: zeros too.
+    for k in range(d):
+        memset(xt + k * ldt + length, 0, (ldt - length) * sizeof(floating))
     for j in range(bank_h.shape[0]):
-        h, channels = bank_h[j], bank_channels[j]
+        h, channels, padded = bank_h[j], bank_channels[j], bank_padded[j]
         windows = (length if length > h else h) - h + 1
-        # The register-blocked tiles read the windows in place: a window is h whole
-        # rows, so every filter row meets a contiguous stretch of the sentence.
-        fmap_core(TILES, make_geometry(1, windows + h - 1, d, channels, h, d), x,
-                  weights + bank_offset[j], bias + feature, conv, NULL)
+        # A window is h whole rows: one contiguous run of h * d values of the sentence,
+        # against the bank's weights packed along the channels.
+        packed_bank(weights + bank_offset[j], padded, h, d, xt, ldt, windows, conv)
         for c in range(channels):
             # The activations are non-decreasing: the max of act(v) is act(max v).
             # NaN wins, as in numpy.max: once m is NaN no comparison replaces it.
-            m = conv[c * windows]
+            m = conv[c] + bias[feature + c]
             for t in range(1, windows):
-                v = conv[c * windows + t]
+                v = conv[t * padded + c] + bias[feature + c]
                 if v > m or v != v:
                     m = v
             features[feature + c] = activate(m, activation)
@@ -100,15 +102,17 @@ def forward(const floating[::1] tables, const Py_ssize_t[::1] table_offset,
             const floating[:, ::1] pe, const Py_ssize_t[:, :, ::1] tokens,
             const Py_ssize_t[::1] lengths, const floating[::1] weights,
             const Py_ssize_t[::1] bank_offset, const Py_ssize_t[::1] bank_h,
-            const Py_ssize_t[::1] bank_channels, const floating[::1] bias, Activation activation,
+            const Py_ssize_t[::1] bank_channels, const Py_ssize_t[::1] bank_padded,
+            const floating[::1] bias, Activation activation,
             const floating[:, ::1] dense_weights, const floating[::1] dense_bias,
             floating[:, ::1] features, floating[:, ::1] logits, int n_threads):
     """Features (and, when ``logits`` has columns, logits) of a batch of sentences.
 
     ``tables`` holds every embedding table flattened, table ``i`` at ``table_offset[i]``
     with rows of ``table_dim[i]``, indexed by id column ``table_column[i]``.  ``weights``
-    holds every bank, bank ``j`` at ``bank_offset[j]`` as ``(bank_channels[j], bank_h[j],
-    d)``.  ``pe`` is the positional encoding, ``(n, d)``, or ``(0, d)`` for none.  Ids
+    holds every bank packed by ``suite.model.pack_filters``: bank ``j`` at
+    ``bank_offset[j]``, its ``bank_channels[j]`` filters of ``bank_h[j]`` rows padded with
+    zero filters to ``bank_padded[j]``.  ``pe`` is the positional encoding, ``(n, d)``, or ``(0, d)`` for none.  Ids
     must be in range within each sentence's length (see ``first_bad_id``).
     """
     cdef Py_ssize_t batch = tokens.shape[0], n = tokens.shape[1], k = tokens.shape[2]
@@ -116,16 +120,16 @@ def forward(const floating[::1] tables, const Py_ssize_t[::1] table_offset,
     cdef Py_ssize_t j, s, h_max = 1, c_max = 1
     for j in range(bank_h.shape[0]):
         h_max = max(h_max, bank_h[j])
-        c_max = max(c_max, bank_channels[j])
+        c_max = max(c_max, bank_padded[j])
     if batch == 0 or total == 0:
         return
     # Never more threads than sentences; each thread has its own sentence matrix and maps.
     cdef int threads = <int>min(<Py_ssize_t>max(n_threads, 1), batch)
     cdef Py_ssize_t rows = max(n, h_max)
-    # Each thread's sentence matrix starts on a 64-byte boundary: the vectorised tiles
-    # peel a different number of iterations for each alignment, so a scratch placed
-    # wherever malloc puts it would change the work of a call from process to process.
-    cdef Py_ssize_t per_thread = (rows * d + rows * c_max + 15) // 16 * 16
+    cdef Py_ssize_t ldt = rows + PACKED_PAD
+    # Each thread's sentence matrix starts on a 64-byte boundary, so that the work of a
+    # call does not depend on where malloc puts the scratch.
+    cdef Py_ssize_t per_thread = (ldt * d + rows * c_max + 15) // 16 * 16
     cdef void* raw = malloc(threads * per_thread * sizeof(floating) + 64)
     if raw == NULL:
         raise MemoryError("no memory for the sentence matrices of the forward pass")
@@ -143,9 +147,9 @@ def forward(const floating[::1] tables, const Py_ssize_t[::1] table_offset,
                     sentence_features(lengths[s], &tokens[s, 0, 0], k, &tables[0],
                                       table_offset, table_dim, table_column, pe_start,
                                       &weights[0], bank_offset, bank_h, bank_channels,
-                                      &bias[0], activation, d, h_max, dense_start,
-                                      dense_bias_start, classes, scratch,
-                                      scratch + rows * d, &features[s, 0],
+                                      bank_padded, &bias[0], activation, d, h_max, dense_start,
+                                      dense_bias_start, classes, scratch, ldt,
+                                      scratch + ldt * d, &features[s, 0],
                                       &logits[s, 0] if classes > 0 else NULL)
             else:
                 # Sentences differ in length: hand them out one at a time.
@@ -155,8 +159,8 @@ def forward(const floating[::1] tables, const Py_ssize_t[::1] table_offset,
                     sentence_features(lengths[s], &tokens[s, 0, 0], k, &tables[0],
                                       table_offset, table_dim, table_column, pe_start,
                                       &weights[0], bank_offset, bank_h, bank_channels,
-                                      &bias[0], activation, d, h_max, dense_start,
-                                      dense_bias_start, classes, x, x + rows * d,
+                                      bank_padded, &bias[0], activation, d, h_max, dense_start,
+                                      dense_bias_start, classes, x, ldt, x + ldt * d,
                                       &features[s, 0], logits_start)
     finally:
         free(raw)

@@ -1,0 +1,101 @@
+# Full-width filters over one sentence with the weights packed beforehand, in Cython
+# (part of _kernels.pxi): the kernel of suite.TextCNN, whose weights are fixed.
+#
+# With w == d every output is a dot product of length K = h * d: out[q, c] = sum over
+# a < h, b < d of W[c, a, b] * X[q + a, b].  The tiles take those dot products one by one
+# and end each with horizontal sums; here the vectors run along the channels instead.
+# The weights are packed once (``suite.model.pack_filters``) as blocks of 2 vectors of
+# channels, each block a (K, 2L) matrix with tap (a, b) in row b * h + a, and the sentence
+# comes transposed, T[b, r] = X[r, b], so that the values a tile broadcasts for its
+# windows, X[q0 + i + a, b] for i < 12, are 12 neighbours T[b, q0 + a + i]: one pointer,
+# constant offsets, and for the h taps of a column one or two cache lines.  For each
+# tap (a, b) a tile loads the weights of one or two vectors of channels and does 12 or
+# 24 vector multiply-adds, one per window and vector, into as many accumulators; no
+# horizontal sum at the end.
+#
+# The tiles are chosen so that the weights, which do not fit in L2 (2.4 MB for the seed's
+# classifier in float32), are read from memory once per block of channels and the first
+# pass over a block does as much work as the registers allow: 12 windows with AVX-512's
+# 32 vector registers, 6 otherwise.  A tile past the last window computes windows that
+# are not stored: T has ``PACKED_PAD`` columns to spare, and the caller zeroes them.
+
+cdef inline void packed_tile(vec zero, const int cv, const int nq, const floating* p,
+                             Py_ssize_t stride, Py_ssize_t h, Py_ssize_t d,
+                             const floating* t, Py_ssize_t ldt, Py_ssize_t q0,
+                             Py_ssize_t windows, floating* out,
+                             Py_ssize_t ldo) noexcept nogil:
+    """``out[q * ldo + c] = sum_{a, b} p[(b * h + a) * stride + c] * t[b * ldt + q + a]``
+    for ``c < cv * L`` and the windows ``q0 <= q < min(q0 + nq, windows)``.
+
+    ``cv`` (1 or 2) and ``nq`` (up to 16) are constants at every call, so the C compiler
+    unrolls the loops over them and keeps the ``cv * nq`` accumulators in registers.
+    """
+    if (vec is vf64 and floating is float) or (vec is vf32 and floating is double):
+        return  # a pairing of types Cython generates but nothing calls
+    cdef Py_ssize_t lanes = sizeof(vec) // sizeof(floating)
+    cdef Py_ssize_t a, b, i, j
+    cdef const floating* pk = p
+    cdef const floating* tb
+    cdef vec w[2]
+    cdef vec acc[32]
+    for i in range(cv * nq):
+        acc[i] = zero
+    for b in range(d):
+        tb = t + b * ldt + q0
+        for a in range(h):
+            for j in range(cv):
+                w[j] = (<const vec*>(pk + j * lanes))[0]
+            pk += stride
+            for i in range(nq):
+                for j in range(cv):
+                    acc[i * cv + j] = acc[i * cv + j] + tb[i] * w[j]
+            tb += 1
+    for i in range(nq):
+        if q0 + i < windows:
+            for j in range(cv):
+                (<vec*>(out + (q0 + i) * ldo + j * lanes))[0] = acc[i * cv + j]
+
+
+cdef inline void packed_rows(vec zero, const floating* p, Py_ssize_t padded, Py_ssize_t h,
+                             Py_ssize_t d, const floating* t, Py_ssize_t ldt,
+                             Py_ssize_t windows, floating* out) noexcept nogil:
+    """``packed`` for the vector type of ``zero``."""
+    cdef Py_ssize_t lanes = sizeof(vec) // sizeof(floating)
+    cdef Py_ssize_t k_len = h * d
+    cdef Py_ssize_t c = 0, q
+    while c + 2 * lanes <= padded:
+        q = 0
+        if SUITE_VECTOR_BYTES == 64:
+            while windows - q > 6:
+                packed_tile(zero, 2, 12, p + c * k_len, 2 * lanes, h, d, t, ldt, q, windows,
+                            out + c, padded)
+                q += 12
+        while q < windows:
+            packed_tile(zero, 2, 6, p + c * k_len, 2 * lanes, h, d, t, ldt, q, windows,
+                        out + c, padded)
+            q += 6
+        c += 2 * lanes
+    if c < padded:
+        # The last block, one vector of channels.
+        for q in range(0, windows, 12):
+            packed_tile(zero, 1, 12, p + c * k_len, lanes, h, d, t, ldt, q, windows,
+                        out + c, padded)
+
+
+cdef void packed(const floating* p, Py_ssize_t padded, Py_ssize_t h, Py_ssize_t d,
+                 const floating* t, Py_ssize_t ldt, Py_ssize_t windows,
+                 floating* out) noexcept nogil:
+    """``out[q * padded + c] = sum_{a < h, b < d} W[c, a, b] * t[b * ldt + q + a]`` for
+    ``q < windows``.
+
+    ``t`` is the sentence transposed, ``d`` rows of ``ldt >= windows + h - 1 +
+    PACKED_PAD`` (the last ``PACKED_PAD`` columns finite, zero say).  ``W`` is a bank of
+    ``padded`` filters (a multiple of the vector's lanes L; the padding filters are zero)
+    packed as blocks of 2L channels, the last block L when ``padded`` is an odd number of
+    vectors: block ``c0`` is ``p[c0 * h * d:]``, a row-major ``(h * d, width)`` matrix
+    whose row ``b * h + a`` is ``W[c0:c0 + width, a, b]``.
+    """
+    if floating is double:
+        packed_rows(VZERO_F64, p, padded, h, d, t, ldt, windows, out)
+    else:
+        packed_rows(VZERO_F32, p, padded, h, d, t, ldt, windows, out)
