@@ -19,16 +19,23 @@
 # 32 vector registers, 6 otherwise.  A tile past the last window computes windows that
 # are not stored: T has ``PACKED_PAD`` columns to spare, and the caller zeroes them.
 
+cdef extern from *:
+    void prefetch_l2 "__builtin_prefetch"(const void* address, int rw, int locality) nogil
+
+
 cdef inline void packed_tile(vec zero, const int cv, const int nq, const floating* p,
                              Py_ssize_t stride, Py_ssize_t h, Py_ssize_t d,
                              const floating* t, Py_ssize_t ldt, Py_ssize_t q0,
-                             Py_ssize_t windows, floating* out,
-                             Py_ssize_t ldo) noexcept nogil:
+                             Py_ssize_t windows, floating* out, Py_ssize_t ldo,
+                             const floating* ahead) noexcept nogil:
     """``out[q * ldo + c] = sum_{a, b} p[(b * h + a) * stride + c] * t[b * ldt + q + a]``
     for ``c < cv * L`` and the windows ``q0 <= q < min(q0 + nq, windows)``.
 
     ``cv`` (1 or 2) and ``nq`` (up to 16) are constants at every call, so the C compiler
     unrolls the loops over them and keeps the ``cv * nq`` accumulators in registers.
+    Unless ``ahead`` is NULL, each tap also asks for the same row of the next block's
+    weights (``ahead``, ``stride`` apart) to be brought into L2: the block after this
+    one then streams in from memory while this one computes.
     """
     if (vec is vf64 and floating is float) or (vec is vf32 and floating is double):
         return  # a pairing of types Cython generates but nothing calls
@@ -45,6 +52,10 @@ cdef inline void packed_tile(vec zero, const int cv, const int nq, const floatin
         for a in range(h):
             for j in range(cv):
                 w[j] = (<const vec*>(pk + j * lanes))[0]
+            if ahead != NULL:
+                for j in range(cv):
+                    prefetch_l2(ahead + j * lanes, 0, 2)
+                ahead += stride
             pk += stride
             for i in range(nq):
                 for j in range(cv):
@@ -63,23 +74,29 @@ cdef inline void packed_rows(vec zero, const floating* p, Py_ssize_t padded, Py_
     cdef Py_ssize_t lanes = sizeof(vec) // sizeof(floating)
     cdef Py_ssize_t k_len = h * d
     cdef Py_ssize_t c = 0, q
+    cdef const floating* ahead
     while c + 2 * lanes <= padded:
+        # The next block's weights are fetched during the first pass over this one
+        # (when it is a block of two vectors too, laid out as this one).
+        ahead = p + (c + 2 * lanes) * k_len if c + 4 * lanes <= padded else NULL
         q = 0
         if SUITE_VECTOR_BYTES == 64:
             while windows - q > 6:
                 packed_tile(zero, 2, 12, p + c * k_len, 2 * lanes, h, d, t, ldt, q, windows,
-                            out + c, padded)
+                            out + c, padded, ahead)
+                ahead = NULL
                 q += 12
         while q < windows:
             packed_tile(zero, 2, 6, p + c * k_len, 2 * lanes, h, d, t, ldt, q, windows,
-                        out + c, padded)
+                        out + c, padded, ahead)
+            ahead = NULL
             q += 6
         c += 2 * lanes
     if c < padded:
         # The last block, one vector of channels.
         for q in range(0, windows, 12):
             packed_tile(zero, 1, 12, p + c * k_len, lanes, h, d, t, ldt, q, windows,
-                        out + c, padded)
+                        out + c, padded, NULL)
 
 
 cdef void packed(const floating* p, Py_ssize_t padded, Py_ssize_t h, Py_ssize_t d,
