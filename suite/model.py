@@ -48,30 +48,35 @@ def pack_filters(weights: np.ndarray, lanes: int) -> np.ndarray:
 
     Returns
     -------
-    ndarray, shape (padded, h * d)
-        ``padded`` is ``channels`` rounded up to whole vectors, the extra filters zero.
-        Its memory holds blocks of ``2 * lanes`` channels (the last one ``lanes`` wide
-        when the vectors are odd in number), each block a row-major ``(h * d, width)``
-        matrix whose row ``b * h + a`` holds tap ``(a, b)`` of its filters: block ``c0``
-        starts at element ``c0 * h * d``.  The shape describes the size only, not that
-        layout.
+    ndarray, shape (channels * h * d + lanes,)
+        Blocks of ``2 * lanes`` channels, then one of ``lanes`` and one of fewer as the
+        count requires; the block of ``width`` channels from ``c0`` starts at
+        ``c0 * h * d`` and is the row-major ``(h * d, width)`` matrix whose row
+        ``b * h + a`` holds tap ``(a, b)`` of its filters (the kernel walks the h rows of
+        one column of the transposed sentence together).  ``lanes`` zeros follow: the
+        kernel reads the narrowest block a whole vector at a time.
 
     Examples
     --------
-    >>> w = np.arange(12.0).reshape(3, 1, 4)          # 3 filters of 1 x 4
-    >>> pack_filters(w, 2).reshape(-1, 4)[:2]         # one block of 4 channels, k-major
-    array([[0., 4., 8., 0.],
-           [1., 5., 9., 0.]])
+    >>> w = np.arange(9.0).reshape(3, 1, 3)   # 3 filters of 1 x 3
+    >>> pack_filters(w, 2)                    # a block of 2 channels, then one of 1
+    array([0., 3., 1., 4., 2., 5., 6., 7., 8., 0., 0.])
     """
     channels = weights.shape[0]
     k_len = weights.shape[1] * weights.shape[2]
-    padded = -(-channels // lanes) * lanes
-    flat = np.zeros((padded, k_len), weights.dtype)
-    # Tap (a, b) at k = b * h + a: the kernel walks the h rows of one column of the
-    # transposed sentence together, from one cache line.
-    flat[:channels] = weights.transpose(0, 2, 1).reshape(channels, k_len)
-    blocks = [flat[c:c + 2 * lanes].T.ravel() for c in range(0, padded, 2 * lanes)]
-    return np.concatenate(blocks).reshape(padded, k_len)
+    taps = weights.transpose(0, 2, 1).reshape(channels, k_len)
+    widths, c = [], 0
+    while c + 2 * lanes <= channels:
+        widths.append(2 * lanes)
+        c += 2 * lanes
+    while c < channels:
+        widths.append(min(lanes, channels - c))
+        c += widths[-1]
+    blocks, c = [], 0
+    for width in widths:
+        blocks.append(taps[c:c + width].T.ravel())
+        c += width
+    return np.concatenate(blocks + [np.zeros(lanes, weights.dtype)])
 
 
 def _real(name: str, value) -> np.ndarray:
@@ -208,8 +213,9 @@ class TextCNN:
         # The kernel's copy: each bank packed along the channels for this CPU's vectors.
         lanes = _conv.VECTOR_BYTES // self.dtype.itemsize
         packed = [pack_filters(w.astype(self.dtype), lanes) for w, _ in banks]
-        self._packed = np.concatenate([p.ravel() for p in packed])
-        self._bank_padded = np.array([p.shape[0] for p in packed], np.intp)
+        self._packed = np.concatenate(packed)
+        # Each bank's maps are rows of whole vectors: the last vector stores past it.
+        self._bank_padded = -(-self._bank_channels // lanes) * lanes
         self._packed_offset = np.concatenate(
             [[0], np.cumsum([p.size for p in packed])[:-1]]).astype(np.intp)
         self._dense_w = np.ascontiguousarray(dense_w, self.dtype)

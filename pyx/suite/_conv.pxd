@@ -51,6 +51,6 @@ cdef Py_ssize_t core_scratch_size(Core core, Geometry g) noexcept nogil
 cdef void fmap_core(Core core, Geometry g, const floating* x, const floating* w,
                     const floating* bias, floating* out, floating* scratch) noexcept nogil
 
-cdef void packed_bank(const floating* packed, Py_ssize_t padded, Py_ssize_t h,
-                      Py_ssize_t d, const floating* t, Py_ssize_t ldt, Py_ssize_t windows,
-                      floating* out) noexcept nogil
+cdef void packed_bank(const floating* packed, Py_ssize_t channels, Py_ssize_t ldo,
+                      Py_ssize_t h, Py_ssize_t d, const floating* t, Py_ssize_t ldt,
+                      Py_ssize_t windows, floating* out) noexcept nogil

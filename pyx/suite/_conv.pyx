@@ -211,16 +211,16 @@ cdef void fmap_direct(Geometry g, const floating* x, const floating* w,
                                bias, out + s * g.out_batch_stride, g.m * g.p)
 
 
-cdef void packed_bank(const floating* packed, Py_ssize_t padded, Py_ssize_t h,
-                      Py_ssize_t d, const floating* t, Py_ssize_t ldt, Py_ssize_t windows,
-                      floating* out) noexcept nogil:
+cdef void packed_bank(const floating* packed, Py_ssize_t channels, Py_ssize_t ldo,
+                      Py_ssize_t h, Py_ssize_t d, const floating* t, Py_ssize_t ldt,
+                      Py_ssize_t windows, floating* out) noexcept nogil:
     """The packed-weight kernel of ``_packed.pxi`` in the build chosen at import:
-    ``out[q * padded + c]`` for the full-width filters packed by
+    ``out[q * ldo + c]`` for the full-width filters packed by
     ``suite.model.pack_filters`` over the transposed sentence ``t``."""
     if floating is double:
-        kernels.packed_f64(packed, padded, h, d, t, ldt, windows, out)
+        kernels.packed_f64(packed, channels, ldo, h, d, t, ldt, windows, out)
     else:
-        kernels.packed_f32(packed, padded, h, d, t, ldt, windows, out)
+        kernels.packed_f32(packed, channels, ldo, h, d, t, ldt, windows, out)
 
 
 cdef void fmap_simd(Geometry g, const floating* x, const floating* w,

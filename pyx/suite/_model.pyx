@@ -77,7 +77,8 @@ cdef void sentence_features(
         windows = (length if length > h else h) - h + 1
         # A window is h whole rows: one contiguous run of h * d values of the sentence,
         # against the bank's weights packed along the channels.
-        packed_bank(weights + bank_offset[j], padded, h, d, xt, ldt, windows, conv)
+        packed_bank(weights + bank_offset[j], channels, padded, h, d, xt, ldt, windows,
+                    conv)
         for c in range(channels):
             # The activations are non-decreasing: the max of act(v) is act(max v).
             # NaN wins, as in numpy.max: once m is NaN no comparison replaces it.
@@ -111,8 +112,9 @@ def forward(const floating[::1] tables, const Py_ssize_t[::1] table_offset,
     ``tables`` holds every embedding table flattened, table ``i`` at ``table_offset[i]``
     with rows of ``table_dim[i]``, indexed by id column ``table_column[i]``.  ``weights``
     holds every bank packed by ``suite.model.pack_filters``: bank ``j`` at
-    ``bank_offset[j]``, its ``bank_channels[j]`` filters of ``bank_h[j]`` rows padded with
-    zero filters to ``bank_padded[j]``.  ``pe`` is the positional encoding, ``(n, d)``, or ``(0, d)`` for none.  Ids
+    ``bank_offset[j]``, its ``bank_channels[j]`` filters of ``bank_h[j]`` rows; its maps
+    are rows of ``bank_padded[j]`` (the channels rounded up to whole vectors).  ``pe``
+    is the positional encoding, ``(n, d)``, or ``(0, d)`` for none.  Ids
     must be in range within each sentence's length (see ``first_bad_id``).
     """
     cdef Py_ssize_t batch = tokens.shape[0], n = tokens.shape[1], k = tokens.shape[2]

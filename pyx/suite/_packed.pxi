@@ -13,10 +13,11 @@
 # 24 vector multiply-adds, one per window and vector, into as many accumulators; no
 # horizontal sum at the end.
 #
-# The tiles are chosen so that the weights, which do not fit in L2 (2.4 MB for the seed's
+# The tiles are chosen so that the weights, which do not fit in L2 (2.1 MB for the seed's
 # classifier in float32), are read from memory once per block of channels and the first
 # pass over a block does as much work as the registers allow: 12 windows with AVX-512's
-# 32 vector registers, 6 otherwise.  A tile past the last window computes windows that
+# 32 vector registers, 6 otherwise.  Nothing is padded: a call reads exactly the bank's
+# weights, which, when other work ran since the last call, come from memory.  A tile past the last window computes windows that
 # are not stored: T has ``PACKED_PAD`` columns to spare, and the caller zeroes them.
 
 cdef extern from *:
@@ -67,52 +68,59 @@ cdef inline void packed_tile(vec zero, const int cv, const int nq, const floatin
                 (<vec*>(out + (q0 + i) * ldo + j * lanes))[0] = acc[i * cv + j]
 
 
-cdef inline void packed_rows(vec zero, const floating* p, Py_ssize_t padded, Py_ssize_t h,
-                             Py_ssize_t d, const floating* t, Py_ssize_t ldt,
-                             Py_ssize_t windows, floating* out) noexcept nogil:
+cdef inline void packed_rows(vec zero, const floating* p, Py_ssize_t channels,
+                             Py_ssize_t ldo, Py_ssize_t h, Py_ssize_t d, const floating* t,
+                             Py_ssize_t ldt, Py_ssize_t windows,
+                             floating* out) noexcept nogil:
     """``packed`` for the vector type of ``zero``."""
     cdef Py_ssize_t lanes = sizeof(vec) // sizeof(floating)
     cdef Py_ssize_t k_len = h * d
-    cdef Py_ssize_t c = 0, q
+    cdef Py_ssize_t c = 0, q, width
     cdef const floating* ahead
-    while c + 2 * lanes <= padded:
+    while c + 2 * lanes <= channels:
         # The next block's weights are fetched during the first pass over this one
         # (when it is a block of two vectors too, laid out as this one).
-        ahead = p + (c + 2 * lanes) * k_len if c + 4 * lanes <= padded else NULL
+        ahead = p + (c + 2 * lanes) * k_len if c + 4 * lanes <= channels else NULL
         q = 0
         if SUITE_VECTOR_BYTES == 64:
             while windows - q > 6:
                 packed_tile(zero, 2, 12, p + c * k_len, 2 * lanes, h, d, t, ldt, q, windows,
-                            out + c, padded, ahead)
+                            out + c, ldo, ahead)
                 ahead = NULL
                 q += 12
         while q < windows:
             packed_tile(zero, 2, 6, p + c * k_len, 2 * lanes, h, d, t, ldt, q, windows,
-                        out + c, padded, ahead)
+                        out + c, ldo, ahead)
             ahead = NULL
             q += 6
         c += 2 * lanes
-    if c < padded:
-        # The last block, one vector of channels.
+    while c < channels:
+        # One vector of channels, then what is left: a block narrower than a vector,
+        # its rows ``width`` apart, read a whole vector at a time (the lanes past
+        # ``channels`` compute with the next rows' weights and are never read).
+        width = min(lanes, channels - c)
         for q in range(0, windows, 12):
-            packed_tile(zero, 1, 12, p + c * k_len, lanes, h, d, t, ldt, q, windows,
-                        out + c, padded, NULL)
+            packed_tile(zero, 1, 12, p + c * k_len, width, h, d, t, ldt, q, windows,
+                        out + c, ldo, NULL)
+        c += width
 
 
-cdef void packed(const floating* p, Py_ssize_t padded, Py_ssize_t h, Py_ssize_t d,
-                 const floating* t, Py_ssize_t ldt, Py_ssize_t windows,
+cdef void packed(const floating* p, Py_ssize_t channels, Py_ssize_t ldo, Py_ssize_t h,
+                 Py_ssize_t d, const floating* t, Py_ssize_t ldt, Py_ssize_t windows,
                  floating* out) noexcept nogil:
-    """``out[q * padded + c] = sum_{a < h, b < d} W[c, a, b] * t[b * ldt + q + a]`` for
-    ``q < windows``.
+    """``out[q * ldo + c] = sum_{a < h, b < d} W[c, a, b] * t[b * ldt + q + a]`` for
+    ``q < windows`` and ``c < channels``.
 
     ``t`` is the sentence transposed, ``d`` rows of ``ldt >= windows + h - 1 +
     PACKED_PAD`` (the last ``PACKED_PAD`` columns finite, zero say).  ``W`` is a bank of
-    ``padded`` filters (a multiple of the vector's lanes L; the padding filters are zero)
-    packed as blocks of 2L channels, the last block L when ``padded`` is an odd number of
-    vectors: block ``c0`` is ``p[c0 * h * d:]``, a row-major ``(h * d, width)`` matrix
-    whose row ``b * h + a`` is ``W[c0:c0 + width, a, b]``.
+    ``channels`` filters packed by ``suite.model.pack_filters``: blocks of 2L channels,
+    then one of L and one of fewer as the count requires; block ``c0`` of ``width``
+    channels is ``p[c0 * h * d:]``, a row-major ``(h * d, width)`` matrix whose row
+    ``b * h + a`` is ``W[c0:c0 + width, a, b]``, and ``L`` values follow the last
+    block.  ``ldo`` is at least ``channels`` rounded up to a multiple of L: the last
+    block's vectors store past ``channels``.
     """
     if floating is double:
-        packed_rows(VZERO_F64, p, padded, h, d, t, ldt, windows, out)
+        packed_rows(VZERO_F64, p, channels, ldo, h, d, t, ldt, windows, out)
     else:
-        packed_rows(VZERO_F32, p, padded, h, d, t, ldt, windows, out)
+        packed_rows(VZERO_F32, p, channels, ldo, h, d, t, ldt, windows, out)
