@@ -13,6 +13,7 @@ def first_bad_id(tokens: _Index, lengths: _Index, columns: _Index,
                  vocab: _Index) -> Optional[Tuple[int, int, int, int]]: ...
 def forward(tables: _Array, table_offset: _Index, table_dim: _Index, table_column: _Index,
             pe: _Array, tokens: _Index, lengths: _Index, weights: _Array,
-            bank_offset: _Index, bank_h: _Index, bank_channels: _Index, bias: _Array,
-            activation: Activation, dense_weights: _Array, dense_bias: _Array, features: _Array,
-            logits: _Array, n_threads: int) -> None: ...
+            bank_offset: _Index, bank_h: _Index, bank_channels: _Index,
+            bank_padded: _Index, bias: _Array, activation: Activation,
+            dense_weights: _Array, dense_bias: _Array, features: _Array, logits: _Array,
+            n_threads: int) -> None: ...
