@@ -53,4 +53,5 @@ cdef void fmap_core(Core core, Geometry g, const floating* x, const floating* w,
 
 cdef void packed_bank(const floating* packed, Py_ssize_t channels, Py_ssize_t ldo,
                       Py_ssize_t h, Py_ssize_t d, const floating* t, Py_ssize_t ldt,
-                      Py_ssize_t windows, floating* out) noexcept nogil
+                      Py_ssize_t windows, floating* out,
+                      const floating* next_bank) noexcept nogil

@@ -213,14 +213,15 @@ cdef void fmap_direct(Geometry g, const floating* x, const floating* w,
 
 cdef void packed_bank(const floating* packed, Py_ssize_t channels, Py_ssize_t ldo,
                       Py_ssize_t h, Py_ssize_t d, const floating* t, Py_ssize_t ldt,
-                      Py_ssize_t windows, floating* out) noexcept nogil:
+                      Py_ssize_t windows, floating* out,
+                      const floating* next_bank) noexcept nogil:
     """The packed-weight kernel of ``_packed.pxi`` in the build chosen at import:
     ``out[q * ldo + c]`` for the full-width filters packed by
     ``suite.model.pack_filters`` over the transposed sentence ``t``."""
     if floating is double:
-        kernels.packed_f64(packed, channels, ldo, h, d, t, ldt, windows, out)
+        kernels.packed_f64(packed, channels, ldo, h, d, t, ldt, windows, out, next_bank)
     else:
-        kernels.packed_f32(packed, channels, ldo, h, d, t, ldt, windows, out)
+        kernels.packed_f32(packed, channels, ldo, h, d, t, ldt, windows, out, next_bank)
 
 
 cdef void fmap_simd(Geometry g, const floating* x, const floating* w,

@@ -16,15 +16,17 @@ ctypedef void (*kernel_f32_t)(const float* w, Py_ssize_t channels, Py_ssize_t h,
                               Py_ssize_t p, const float* bias, float* out,
                               Py_ssize_t ldo) noexcept nogil
 
-# packed(p, channels, ldo, h, d, t, ldt, windows, out): full-width filters packed
-# beforehand over a transposed sentence, out[q * ldo + c] (see _packed.pxi).
+# packed(p, channels, ldo, h, d, t, ldt, windows, out, next_bank): full-width filters
+# packed beforehand over a transposed sentence, out[q * ldo + c] (see _packed.pxi).
 ctypedef void (*packed_f64_t)(const double* p, Py_ssize_t channels, Py_ssize_t ldo,
                               Py_ssize_t h, Py_ssize_t d, const double* t, Py_ssize_t ldt,
-                              Py_ssize_t windows, double* out) noexcept nogil
+                              Py_ssize_t windows, double* out,
+                              const double* next_bank) noexcept nogil
 
 ctypedef void (*packed_f32_t)(const float* p, Py_ssize_t channels, Py_ssize_t ldo,
                               Py_ssize_t h, Py_ssize_t d, const float* t, Py_ssize_t ldt,
-                              Py_ssize_t windows, float* out) noexcept nogil
+                              Py_ssize_t windows, float* out,
+                              const float* next_bank) noexcept nogil
 
 cdef enum:
     # Spare columns the transposed sentence of ``packed`` needs past its last window.

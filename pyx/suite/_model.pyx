@@ -55,6 +55,7 @@ cdef void sentence_features(
     (``windows x bank_padded[j]``).
     """
     cdef Py_ssize_t t, i, k, j, c, h, channels, padded, windows, column_start
+    cdef Py_ssize_t banks = bank_h.shape[0]
     cdef Py_ssize_t feature = 0
     cdef floating m, v, acc
     cdef const floating* src
@@ -78,7 +79,7 @@ cdef void sentence_features(
         # A window is h whole rows: one contiguous run of h * d values of the sentence,
         # against the bank's weights packed along the channels.
         packed_bank(weights + bank_offset[j], channels, padded, h, d, xt, ldt, windows,
-                    conv)
+                    conv, weights + bank_offset[j + 1] if j + 1 < banks else NULL)
         for c in range(channels):
             # The activations are non-decreasing: the max of act(v) is act(max v).
             # NaN wins, as in numpy.max: once m is NaN no comparison replaces it.

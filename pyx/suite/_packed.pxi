@@ -70,8 +70,8 @@ cdef inline void packed_tile(vec zero, const int cv, const int nq, const floatin
 
 cdef inline void packed_rows(vec zero, const floating* p, Py_ssize_t channels,
                              Py_ssize_t ldo, Py_ssize_t h, Py_ssize_t d, const floating* t,
-                             Py_ssize_t ldt, Py_ssize_t windows,
-                             floating* out) noexcept nogil:
+                             Py_ssize_t ldt, Py_ssize_t windows, floating* out,
+                             const floating* next_bank) noexcept nogil:
     """``packed`` for the vector type of ``zero``."""
     cdef Py_ssize_t lanes = sizeof(vec) // sizeof(floating)
     cdef Py_ssize_t k_len = h * d
@@ -79,8 +79,9 @@ cdef inline void packed_rows(vec zero, const floating* p, Py_ssize_t channels,
     cdef const floating* ahead
     while c + 2 * lanes <= channels:
         # The next block's weights are fetched during the first pass over this one
-        # (when it is a block of two vectors too, laid out as this one).
-        ahead = p + (c + 2 * lanes) * k_len if c + 4 * lanes <= channels else NULL
+        # (when it is a block of two vectors too, laid out as this one); after the
+        # last such block, the first block of the next bank.
+        ahead = p + (c + 2 * lanes) * k_len if c + 4 * lanes <= channels else next_bank
         q = 0
         if SUITE_VECTOR_BYTES == 64:
             while windows - q > 6:
@@ -107,7 +108,7 @@ cdef inline void packed_rows(vec zero, const floating* p, Py_ssize_t channels,
 
 cdef void packed(const floating* p, Py_ssize_t channels, Py_ssize_t ldo, Py_ssize_t h,
                  Py_ssize_t d, const floating* t, Py_ssize_t ldt, Py_ssize_t windows,
-                 floating* out) noexcept nogil:
+                 floating* out, const floating* next_bank) noexcept nogil:
     """``out[q * ldo + c] = sum_{a < h, b < d} W[c, a, b] * t[b * ldt + q + a]`` for
     ``q < windows`` and ``c < channels``.
 
@@ -118,9 +119,10 @@ cdef void packed(const floating* p, Py_ssize_t channels, Py_ssize_t ldo, Py_ssiz
     channels is ``p[c0 * h * d:]``, a row-major ``(h * d, width)`` matrix whose row
     ``b * h + a`` is ``W[c0:c0 + width, a, b]``, and ``L`` values follow the last
     block.  ``ldo`` is at least ``channels`` rounded up to a multiple of L: the last
-    block's vectors store past ``channels``.
+    block's vectors store past ``channels``.  ``next_bank``, the packed weights of the
+    bank to run next or NULL, is fetched into L2 while this one computes.
     """
     if floating is double:
-        packed_rows(VZERO_F64, p, channels, ldo, h, d, t, ldt, windows, out)
+        packed_rows(VZERO_F64, p, channels, ldo, h, d, t, ldt, windows, out, next_bank)
     else:
-        packed_rows(VZERO_F32, p, channels, ldo, h, d, t, ldt, windows, out)
+        packed_rows(VZERO_F32, p, channels, ldo, h, d, t, ldt, windows, out, next_bank)
