@@ -1,5 +1,5 @@
 """Type stubs for the compiled forward of ``suite.TextCNN`` (``pyx/suite/_model.pyx``)."""
-from typing import Optional, Tuple
+from typing import Optional, Tuple, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -9,11 +9,14 @@ from suite._fused import Activation
 _Array = npt.NDArray[np.floating]
 _Index = npt.NDArray[np.intp]
 
-def first_bad_id(tokens: _Index, lengths: _Index, columns: _Index,
-                 vocab: _Index) -> Optional[Tuple[int, int, int, int]]: ...
-def forward(tables: _Array, table_offset: _Index, table_dim: _Index, table_column: _Index,
-            pe: _Array, tokens: _Index, lengths: _Index, weights: _Array,
-            bank_offset: _Index, bank_h: _Index, bank_channels: _Index,
-            bank_padded: _Index, bias: _Array, activation: Activation,
-            dense_weights: _Array, dense_bias: _Array, features: _Array, logits: _Array,
-            n_threads: int) -> None: ...
+class Network:
+    single: bool
+    n_features: int
+    def __init__(self, tables: _Array, table_offset: _Index, table_dim: _Index,
+                 table_column: _Index, vocab: _Index, weights: _Array, bank_offset: _Index,
+                 bank_h: _Index, bank_channels: _Index, bank_padded: _Index, bias: _Array,
+                 activation: Activation, dense_weights: _Array,
+                 dense_bias: _Array) -> None: ...
+    def forward(self, tokens: _Index, lengths: _Index, pe: _Array, features: _Array,
+                logits: _Array, n_threads: int
+                ) -> Optional[Union[Tuple[str, int, int], Tuple[str, int, int, int, int]]]: ...

@@ -225,6 +225,11 @@ class TextCNN:
             a.flags.writeable = False
         self._activation = ACTIVATIONS[activation]
         self._pe = np.zeros((0, d), self.dtype)
+        self._network = _model.Network(
+            self._tables, self._table_offset, self._table_dim, self._columns, self._vocab,
+            self._packed, np.append(self._packed_offset, self._packed.size), self._bank_h,
+            self._bank_channels, self._bank_padded, self._bias, self._activation,
+            self._dense_w, self._dense_b)
 
     # -- weights ---------------------------------------------------------------------
 
@@ -252,7 +257,11 @@ class TextCNN:
     # -- the forward -----------------------------------------------------------------
 
     def _batch(self, tokens, lengths):
-        """Checked ``(tokens (batch, n, k) intp, lengths (batch,) intp, single)``."""
+        """``(tokens (batch, n, k) intp, lengths (batch,) intp, single)``, shapes checked.
+
+        The lengths and ids are checked by the compiled forward, in the same pass that
+        reads them (``_forward``).
+        """
         tokens = _ids("tokens", tokens)
         single = tokens.ndim == 2
         if tokens.ndim not in (2, 3):
@@ -276,15 +285,7 @@ class TextCNN:
             if lengths.shape != (batch,):
                 raise ValueError(f"lengths must have shape ({batch},), one per sentence, "
                                  f"got {lengths.shape}")
-            if batch and (lengths.min() < 1 or lengths.max() > n):
-                raise ValueError(f"lengths must be between 1 and n = {n}, got "
-                                 f"{lengths.min()} .. {lengths.max()}")
             lengths = np.ascontiguousarray(lengths, np.intp)
-        bad = _model.first_bad_id(tokens, lengths, self._columns, self._vocab)
-        if bad is not None:
-            s, t, i, ident = bad
-            raise ValueError(f"tokens: id {ident} at position {t} of sentence {s} is out of "
-                             f"range for embeddings[{i}] (vocabulary {self._vocab[i]})")
         return tokens, lengths, single
 
     def _encoding(self, n):
@@ -302,14 +303,18 @@ class TextCNN:
 
     def _forward(self, tokens, lengths, n_threads, with_logits):
         tokens, lengths, single = self._batch(tokens, lengths)
-        batch = len(tokens)
+        batch, n = tokens.shape[:2]
         features = np.empty((batch, self.n_features), self.dtype)
         logits = np.empty((batch, self.n_classes if with_logits else 0), self.dtype)
-        _model.forward(self._tables, self._table_offset, self._table_dim, self._columns,
-                       self._encoding(tokens.shape[1]), tokens, lengths, self._packed,
-                       self._packed_offset, self._bank_h, self._bank_channels,
-                       self._bank_padded, self._bias, self._activation, self._dense_w, self._dense_b, features, logits,
-                       _threads(n_threads))
+        bad = self._network.forward(tokens, lengths, self._encoding(n), features, logits,
+                                    _threads(n_threads))
+        if bad is not None:
+            if bad[0] == "length":
+                raise ValueError(f"lengths must be between 1 and n = {n}, got {bad[2]} for "
+                                 f"sentence {bad[1]}")
+            _, s, t, i, ident = bad
+            raise ValueError(f"tokens: id {ident} at position {t} of sentence {s} is out of "
+                             f"range for embeddings[{i}] (vocabulary {self._vocab[i]})")
         out = logits if with_logits else features
         return out[0] if single else out
 

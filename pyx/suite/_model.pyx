@@ -1,10 +1,11 @@
 """The whole forward of the text-CNN classifier in compiled code, without the GIL.
 
-One sentence at a time, each on one OpenMP thread: gather its rows from the embedding
-tables and add the positional encoding into a per-thread sentence matrix, run every
-filter bank over it, activate, max-pool, then one dense layer for the whole batch.  Only
-a sentence's own ``length`` rows are read and computed: the padding of a batch costs
-nothing.  The Python layer (``suite.model``) checks and normalises every argument.
+A ``Network`` holds a classifier's weights, checked and laid out once by ``suite.model``;
+its ``forward`` takes a padded batch of ids.  One sentence at a time, each on one OpenMP
+thread: gather its rows from the embedding tables and add the positional encoding into a
+per-thread sentence matrix, run every filter bank over it, max-pool, activate, then the
+dense layer.  Only a sentence's own ``length`` rows are read and computed: the padding of
+a batch costs nothing.
 """
 from cython cimport floating
 from cython.parallel cimport prange, threadid
@@ -12,60 +13,54 @@ from libc.stdint cimport uintptr_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memset
 
+import numpy as np
+
 from suite._conv cimport packed_bank
 from suite._kernels_api cimport PACKED_PAD
 from suite._fused cimport Activation, activate
 
-def first_bad_id(const Py_ssize_t[:, :, ::1] tokens, const Py_ssize_t[::1] lengths,
-                 const Py_ssize_t[::1] columns, const Py_ssize_t[::1] vocab):
-    """The first id out of range within a sentence's length, or None.
 
-    Returns
-    -------
-    tuple of int or None
-        ``(sentence, position, table, id)``.
-    """
-    cdef Py_ssize_t s, t, i, ident
-    with nogil:
-        for s in range(tokens.shape[0]):
-            for t in range(lengths[s]):
-                for i in range(columns.shape[0]):
-                    ident = tokens[s, t, columns[i]]
-                    if ident < 0 or ident >= vocab[i]:
-                        with gil:
-                            return s, t, i, ident
-    return None
+cdef struct Layout:
+    # The shapes of a network and where each part of its weights starts.
+    Py_ssize_t d, n_tables, banks, classes, h_max, c_max
+    const Py_ssize_t* table_offset   # table i: rows of table_dim[i] from table_offset[i]
+    const Py_ssize_t* table_dim
+    const Py_ssize_t* table_column   # the id column that indexes table i
+    const Py_ssize_t* vocab
+    const Py_ssize_t* bank_offset    # bank j: packed weights from bank_offset[j]
+    const Py_ssize_t* bank_h
+    const Py_ssize_t* bank_channels
+    const Py_ssize_t* bank_padded    # its maps' rows: the channels in whole vectors
+    Activation activation
 
 
 cdef void sentence_features(
-        Py_ssize_t length, const Py_ssize_t* ids, Py_ssize_t id_columns,
-        const floating* tables, const Py_ssize_t[::1] table_offset,
-        const Py_ssize_t[::1] table_dim, const Py_ssize_t[::1] table_column,
-        const floating* pe, const floating* weights, const Py_ssize_t[::1] bank_offset,
-        const Py_ssize_t[::1] bank_h, const Py_ssize_t[::1] bank_channels,
-        const Py_ssize_t[::1] bank_padded,
-        const floating* bias, Activation activation, Py_ssize_t d, Py_ssize_t h_max,
-        const floating* dense_weights, const floating* dense_bias, Py_ssize_t classes,
+        const Layout* net, Py_ssize_t length, const Py_ssize_t* ids, Py_ssize_t id_columns,
+        const floating* tables, const floating* pe, const floating* weights,
+        const floating* bias, const floating* dense_weights, const floating* dense_bias,
         floating* xt, Py_ssize_t ldt, floating* conv, floating* features,
         floating* logits) noexcept nogil:
-    """Pooled features and ``classes`` logits of one sentence of ``length`` tokens.
+    """Pooled features and, unless ``logits`` is NULL, the logits of one sentence.
 
     ``ids`` is ``length x id_columns``; ``xt`` is scratch for the sentence matrix,
     transposed (``d`` rows of ``ldt``), and ``conv`` for one bank's feature maps
     (``windows x bank_padded[j]``).
     """
     cdef Py_ssize_t t, i, k, j, c, h, channels, padded, windows, column_start
-    cdef Py_ssize_t banks = bank_h.shape[0]
+    cdef Py_ssize_t d = net.d
     cdef Py_ssize_t feature = 0
     cdef floating m, v, acc
     cdef const floating* src
+    cdef const floating* b
+    cdef const floating* row
     for t in range(length):
         column_start = 0
-        for i in range(table_dim.shape[0]):
-            src = tables + table_offset[i] + ids[t * id_columns + table_column[i]] * table_dim[i]
-            for k in range(table_dim[i]):
+        for i in range(net.n_tables):
+            src = (tables + net.table_offset[i]
+                   + ids[t * id_columns + net.table_column[i]] * net.table_dim[i])
+            for k in range(net.table_dim[i]):
                 xt[(column_start + k) * ldt + t] = src[k]
-            column_start += table_dim[i]
+            column_start += net.table_dim[i]
         if pe != NULL:
             for k in range(d):
                 xt[k * ldt + t] += pe[t * d + k]
@@ -73,97 +68,238 @@ cdef void sentence_features(
     # kernel's tiles read PACKED_PAD columns past the last window: zeros too.
     for k in range(d):
         memset(xt + k * ldt + length, 0, (ldt - length) * sizeof(floating))
-    for j in range(bank_h.shape[0]):
-        h, channels, padded = bank_h[j], bank_channels[j], bank_padded[j]
+    for j in range(net.banks):
+        h, channels, padded = net.bank_h[j], net.bank_channels[j], net.bank_padded[j]
         windows = (length if length > h else h) - h + 1
         # A window is h whole rows: one contiguous run of h * d values of the sentence,
         # against the bank's weights packed along the channels.
-        packed_bank(weights + bank_offset[j], channels, padded, h, d, xt, ldt, windows,
-                    conv, weights + bank_offset[j + 1] if j + 1 < banks else NULL)
+        packed_bank(weights + net.bank_offset[j], channels, padded, h, d, xt, ldt, windows,
+                    conv, weights + net.bank_offset[j + 1] if j + 1 < net.banks else NULL)
+        # Max over the windows, a whole row of channels at a time (the loop the C
+        # compiler vectorises); the activations are non-decreasing, so the max of
+        # act(v) is act(max v).  NaN wins, as in numpy.max: once the max is NaN no
+        # comparison replaces it.
+        b = bias + feature
         for c in range(channels):
-            # The activations are non-decreasing: the max of act(v) is act(max v).
-            # NaN wins, as in numpy.max: once m is NaN no comparison replaces it.
-            m = conv[c] + bias[feature + c]
-            for t in range(1, windows):
-                v = conv[t * padded + c] + bias[feature + c]
-                if v > m or v != v:
-                    m = v
-            features[feature + c] = activate(m, activation)
+            conv[c] = conv[c] + b[c]
+        for t in range(1, windows):
+            row = conv + t * padded
+            for c in range(channels):
+                v = row[c] + b[c]
+                m = conv[c]
+                conv[c] = v if v > m or v != v else m
+        for c in range(channels):
+            features[feature + c] = activate(conv[c], net.activation)
         feature += channels
+    if logits == NULL:
+        return
     # The dense layer sentence by sentence, in a fixed order: a sentence gets the same
     # logits, to the last bit, alone or in any batch, on any number of threads.
-    for c in range(classes):
+    for c in range(net.classes):
         acc = dense_bias[c]
         for k in range(feature):
             acc += dense_weights[c * feature + k] * features[k]
         logits[c] = acc
 
 
-def forward(const floating[::1] tables, const Py_ssize_t[::1] table_offset,
-            const Py_ssize_t[::1] table_dim, const Py_ssize_t[::1] table_column,
-            const floating[:, ::1] pe, const Py_ssize_t[:, :, ::1] tokens,
-            const Py_ssize_t[::1] lengths, const floating[::1] weights,
-            const Py_ssize_t[::1] bank_offset, const Py_ssize_t[::1] bank_h,
-            const Py_ssize_t[::1] bank_channels, const Py_ssize_t[::1] bank_padded,
-            const floating[::1] bias, Activation activation,
-            const floating[:, ::1] dense_weights, const floating[::1] dense_bias,
-            floating[:, ::1] features, floating[:, ::1] logits, int n_threads):
-    """Features (and, when ``logits`` has columns, logits) of a batch of sentences.
-
-    ``tables`` holds every embedding table flattened, table ``i`` at ``table_offset[i]``
-    with rows of ``table_dim[i]``, indexed by id column ``table_column[i]``.  ``weights``
-    holds every bank packed by ``suite.model.pack_filters``: bank ``j`` at
-    ``bank_offset[j]``, its ``bank_channels[j]`` filters of ``bank_h[j]`` rows; its maps
-    are rows of ``bank_padded[j]`` (the channels rounded up to whole vectors).  ``pe``
-    is the positional encoding, ``(n, d)``, or ``(0, d)`` for none.  Ids
-    must be in range within each sentence's length (see ``first_bad_id``).
-    """
-    cdef Py_ssize_t batch = tokens.shape[0], n = tokens.shape[1], k = tokens.shape[2]
-    cdef Py_ssize_t d = pe.shape[1], total = features.shape[1], classes = logits.shape[1]
-    cdef Py_ssize_t j, s, h_max = 1, c_max = 1
-    for j in range(bank_h.shape[0]):
-        h_max = max(h_max, bank_h[j])
-        c_max = max(c_max, bank_padded[j])
-    if batch == 0 or total == 0:
-        return
+cdef int run(const Layout* net, const Py_ssize_t* tokens, Py_ssize_t batch, Py_ssize_t n,
+             Py_ssize_t id_columns, const Py_ssize_t* lengths, const floating* tables,
+             const floating* pe, const floating* weights, const floating* bias,
+             const floating* dense_weights, const floating* dense_bias, floating* features,
+             Py_ssize_t n_features, floating* logits, int n_threads) noexcept nogil:
+    """The forward of a checked batch; -1 when the scratch cannot be allocated."""
+    cdef Py_ssize_t s
     # Never more threads than sentences; each thread has its own sentence matrix and maps.
     cdef int threads = <int>min(<Py_ssize_t>max(n_threads, 1), batch)
-    cdef Py_ssize_t rows = max(n, h_max)
+    cdef Py_ssize_t rows = max(n, net.h_max)
     cdef Py_ssize_t ldt = rows + PACKED_PAD
     # Each thread's sentence matrix starts on a 64-byte boundary, so that the work of a
     # call does not depend on where malloc puts the scratch.
-    cdef Py_ssize_t per_thread = (ldt * d + rows * c_max + 15) // 16 * 16
+    cdef Py_ssize_t per_thread = (ldt * net.d + rows * net.c_max + 15) // 16 * 16
     cdef void* raw = malloc(threads * per_thread * sizeof(floating) + 64)
     if raw == NULL:
-        raise MemoryError("no memory for the sentence matrices of the forward pass")
+        return -1
     cdef floating* scratch = <floating*>((<uintptr_t>raw + 63) & ~(<uintptr_t>63))
-    cdef const floating* pe_start = &pe[0, 0] if pe.shape[0] > 0 else NULL
-    cdef const floating* dense_start = &dense_weights[0, 0] if classes > 0 else NULL
-    cdef const floating* dense_bias_start = &dense_bias[0] if classes > 0 else NULL
     cdef floating* x
-    cdef floating* logits_start
-    try:
+    if threads == 1:
+        # No parallel region at all: one utterance pays nothing for OpenMP.
+        for s in range(batch):
+            sentence_features(net, lengths[s], tokens + s * n * id_columns, id_columns,
+                              tables, pe, weights, bias, dense_weights, dense_bias,
+                              scratch, ldt, scratch + ldt * net.d,
+                              features + s * n_features,
+                              logits + s * net.classes if logits != NULL else NULL)
+    else:
+        # Sentences differ in length: hand them out one at a time.
+        for s in prange(batch, num_threads=threads, schedule="dynamic"):
+            x = scratch + threadid() * per_thread
+            sentence_features(net, lengths[s], tokens + s * n * id_columns, id_columns,
+                              tables, pe, weights, bias, dense_weights, dense_bias,
+                              x, ldt, x + ldt * net.d, features + s * n_features,
+                              logits + s * net.classes if logits != NULL else NULL)
+    free(raw)
+    return 0
+
+
+cdef const void* _address(a):
+    """Where the data of the C-contiguous array ``a`` starts."""
+    return <const void*><uintptr_t>a.__array_interface__["data"][0]
+
+
+cdef class Network:
+    """A classifier's weights, held for every forward call.
+
+    Parameters
+    ----------
+    tables : ndarray
+        Every embedding table flattened, table ``i`` from ``table_offset[i]`` with rows of
+        ``table_dim[i]``, indexed by id column ``table_column[i]``; ``vocab[i]`` rows.
+    table_offset, table_dim, table_column, vocab : ndarray of intp
+    weights : ndarray
+        Every bank packed by ``suite.model.pack_filters``: bank ``j`` from
+        ``bank_offset[j]``, its ``bank_channels[j]`` filters of ``bank_h[j]`` rows; its
+        maps are rows of ``bank_padded[j]`` (the channels rounded up to whole vectors).
+    bank_offset, bank_h, bank_channels, bank_padded : ndarray of intp
+    bias : ndarray
+        The banks' biases, concatenated.
+    activation : Activation
+    dense_weights, dense_bias : ndarray
+        The dense layer, ``(classes, sum of channels)`` and ``(classes,)``.
+
+    Every float array has the same dtype, float32 or float64, and every array is
+    C-contiguous (``suite.model.TextCNN`` makes them so); they are kept, not copied.
+    """
+    cdef Layout net
+    cdef readonly bint single
+    cdef readonly Py_ssize_t n_features
+    cdef object _keep
+    cdef const void* tables
+    cdef const void* weights
+    cdef const void* bias
+    cdef const void* dense_weights
+    cdef const void* dense_bias
+
+    def __cinit__(self, tables, table_offset, table_dim, table_column, vocab, weights,
+                  bank_offset, bank_h, bank_channels, bank_padded, bias,
+                  Activation activation, dense_weights, dense_bias):
+        floats = (tables, weights, bias, dense_weights, dense_bias)
+        indices = (table_offset, table_dim, table_column, vocab, bank_offset, bank_h,
+                   bank_channels, bank_padded)
+        dtype = tables.dtype
+        if dtype.name not in ("float32", "float64") or any(a.dtype != dtype for a in floats):
+            raise TypeError("the weights must all be float32 or all float64")
+        if any(a.dtype != np.intp for a in indices):
+            raise TypeError("the shapes and offsets must be intp arrays")
+        if not all(a.flags.c_contiguous for a in floats + indices):
+            raise ValueError("every array must be C-contiguous")
+        if len(table_dim) != len(table_offset) or len(bank_h) + 1 != len(bank_offset):
+            raise ValueError("bank_offset must have one entry more than bank_h")
+        self._keep = floats + indices
+        self.single = dtype.name == "float32"
+        self.tables, self.weights, self.bias = (
+            _address(tables), _address(weights), _address(bias))
+        self.dense_weights, self.dense_bias = _address(dense_weights), _address(dense_bias)
+        self.net.table_offset = <const Py_ssize_t*>_address(table_offset)
+        self.net.table_dim = <const Py_ssize_t*>_address(table_dim)
+        self.net.table_column = <const Py_ssize_t*>_address(table_column)
+        self.net.vocab = <const Py_ssize_t*>_address(vocab)
+        self.net.bank_offset = <const Py_ssize_t*>_address(bank_offset)
+        self.net.bank_h = <const Py_ssize_t*>_address(bank_h)
+        self.net.bank_channels = <const Py_ssize_t*>_address(bank_channels)
+        self.net.bank_padded = <const Py_ssize_t*>_address(bank_padded)
+        self.net.n_tables = len(table_dim)
+        self.net.banks = len(bank_h)
+        self.net.d = int(table_dim.sum())
+        self.net.classes = dense_bias.shape[0]
+        self.net.h_max = max(1, int(bank_h.max()) if len(bank_h) else 1)
+        self.net.c_max = max(1, int(bank_padded.max()) if len(bank_padded) else 1)
+        self.net.activation = activation
+        self.n_features = int(bank_channels.sum())
+
+    def forward(self, const Py_ssize_t[:, :, ::1] tokens, const Py_ssize_t[::1] lengths,
+                pe, features, logits, int n_threads):
+        """Features and logits of a padded batch, or what is wrong with it.
+
+        Parameters
+        ----------
+        tokens : ndarray of intp, shape (batch, n, id columns)
+        lengths : ndarray of intp, shape (batch,)
+        pe : ndarray, shape (n or more, d) or (0, d)
+            The positional encoding of each position, or none.
+        features : ndarray, shape (batch, features)
+            Written with the pooled features.
+        logits : ndarray, shape (batch, classes) or (batch, 0)
+            Written with the logits, unless it has no columns.
+        n_threads : int
+            OpenMP threads the sentences are spread over.
+
+        Returns
+        -------
+        tuple or None
+            ``("length", s, length)`` for the first sentence whose length is not within
+            ``1 .. n``, else ``("id", s, t, i, id)`` for the first id out of range
+            within a sentence's length (sentence, position, table, id), else None:
+            ``features`` and ``logits`` are written.  Nothing is written on an error.
+        """
+        cdef Py_ssize_t batch = tokens.shape[0], n = tokens.shape[1], k = tokens.shape[2]
+        cdef Py_ssize_t s, t, i, ident, length
+        cdef int status = 0
+        cdef const Layout* net = &self.net
+        cdef const float[:, ::1] pe32
+        cdef const double[:, ::1] pe64
+        cdef float[:, ::1] features32, logits32
+        cdef double[:, ::1] features64, logits64
+        if lengths.shape[0] != batch:
+            raise ValueError("lengths must have one entry per sentence")
+        if batch == 0 or self.n_features == 0:
+            return None
+        for i in range(net.n_tables):
+            if net.table_column[i] >= k:
+                raise ValueError("tokens have fewer id columns than the tables use")
         with nogil:
-            if threads == 1:
-                # No parallel region at all: one utterance pays nothing for OpenMP.
-                for s in range(batch):
-                    sentence_features(lengths[s], &tokens[s, 0, 0], k, &tables[0],
-                                      table_offset, table_dim, table_column, pe_start,
-                                      &weights[0], bank_offset, bank_h, bank_channels,
-                                      bank_padded, &bias[0], activation, d, h_max, dense_start,
-                                      dense_bias_start, classes, scratch, ldt,
-                                      scratch + ldt * d, &features[s, 0],
-                                      &logits[s, 0] if classes > 0 else NULL)
-            else:
-                # Sentences differ in length: hand them out one at a time.
-                for s in prange(batch, num_threads=threads, schedule="dynamic"):
-                    x = scratch + threadid() * per_thread
-                    logits_start = &logits[s, 0] if classes > 0 else NULL
-                    sentence_features(lengths[s], &tokens[s, 0, 0], k, &tables[0],
-                                      table_offset, table_dim, table_column, pe_start,
-                                      &weights[0], bank_offset, bank_h, bank_channels,
-                                      bank_padded, &bias[0], activation, d, h_max, dense_start,
-                                      dense_bias_start, classes, x, ldt, x + ldt * d,
-                                      &features[s, 0], logits_start)
-    finally:
-        free(raw)
+            for s in range(batch):
+                length = lengths[s]
+                if length < 1 or length > n:
+                    with gil:
+                        return "length", s, length
+                for t in range(length):
+                    for i in range(net.n_tables):
+                        ident = tokens[s, t, net.table_column[i]]
+                        if ident < 0 or ident >= net.vocab[i]:
+                            with gil:
+                                return "id", s, t, i, ident
+        if self.single:
+            pe32, features32, logits32 = pe, features, logits
+            if (pe32.shape[0] and pe32.shape[0] < n or pe32.shape[1] != net.d
+                    or features32.shape[0] != batch
+                    or features32.shape[1] != self.n_features or logits32.shape[0] != batch
+                    or logits32.shape[1] not in (0, net.classes)):
+                raise ValueError("pe, features or logits have the wrong shape")
+            with nogil:
+                status = run(net, &tokens[0, 0, 0], batch, n, k, &lengths[0],
+                             <const float*>self.tables,
+                             &pe32[0, 0] if pe32.shape[0] else NULL,
+                             <const float*>self.weights, <const float*>self.bias,
+                             <const float*>self.dense_weights,
+                             <const float*>self.dense_bias, &features32[0, 0],
+                             self.n_features,
+                             &logits32[0, 0] if logits32.shape[1] else NULL, n_threads)
+        else:
+            pe64, features64, logits64 = pe, features, logits
+            if (pe64.shape[0] and pe64.shape[0] < n or pe64.shape[1] != net.d
+                    or features64.shape[0] != batch
+                    or features64.shape[1] != self.n_features or logits64.shape[0] != batch
+                    or logits64.shape[1] not in (0, net.classes)):
+                raise ValueError("pe, features or logits have the wrong shape")
+            with nogil:
+                status = run(net, &tokens[0, 0, 0], batch, n, k, &lengths[0],
+                             <const double*>self.tables,
+                             &pe64[0, 0] if pe64.shape[0] else NULL,
+                             <const double*>self.weights, <const double*>self.bias,
+                             <const double*>self.dense_weights,
+                             <const double*>self.dense_bias, &features64[0, 0],
+                             self.n_features,
+                             &logits64[0, 0] if logits64.shape[1] else NULL, n_threads)
+        if status != 0:
+            raise MemoryError("no memory for the sentence matrices of the forward pass")
+        return None
