@@ -46,28 +46,35 @@ cdef void sentence_features(
     transposed (``d`` rows of ``ldt``), and ``conv`` for one bank's feature maps
     (``windows x bank_padded[j]``).
     """
-    cdef Py_ssize_t t, i, k, j, c, h, channels, padded, windows, column_start
+    cdef Py_ssize_t t, i, k, j, c, c0, c1, h, channels, padded, windows
+    cdef Py_ssize_t column_start
     cdef Py_ssize_t d = net.d
     cdef Py_ssize_t feature = 0
-    cdef floating m, v, acc
+    cdef floating m, v
+    cdef floating sums[16]
     cdef const floating* src
+    cdef const floating* enc
+    cdef floating* dst
     cdef const floating* b
     cdef const floating* row
+    # The sentence matrix, transposed, with the encoding added.  A bank taller than the
+    # sentence sees zero rows below it (one window), and the kernel's tiles read
+    # PACKED_PAD columns past the last window: zeros too (one memset for all of xt).
+    memset(xt, 0, d * ldt * sizeof(floating))
     for t in range(length):
         column_start = 0
+        enc = pe + t * d if pe != NULL else NULL
         for i in range(net.n_tables):
             src = (tables + net.table_offset[i]
                    + ids[t * id_columns + net.table_column[i]] * net.table_dim[i])
-            for k in range(net.table_dim[i]):
-                xt[(column_start + k) * ldt + t] = src[k]
+            dst = xt + column_start * ldt + t
+            if enc != NULL:
+                for k in range(net.table_dim[i]):
+                    dst[k * ldt] = src[k] + enc[column_start + k]
+            else:
+                for k in range(net.table_dim[i]):
+                    dst[k * ldt] = src[k]
             column_start += net.table_dim[i]
-        if pe != NULL:
-            for k in range(d):
-                xt[k * ldt + t] += pe[t * d + k]
-    # A bank taller than the sentence sees zero rows below it (one window), and the
-    # kernel's tiles read PACKED_PAD columns past the last window: zeros too.
-    for k in range(d):
-        memset(xt + k * ldt + length, 0, (ldt - length) * sizeof(floating))
     for j in range(net.banks):
         h, channels, padded = net.bank_h[j], net.bank_channels[j], net.bank_padded[j]
         windows = (length if length > h else h) - h + 1
@@ -93,13 +100,19 @@ cdef void sentence_features(
         feature += channels
     if logits == NULL:
         return
-    # The dense layer sentence by sentence, in a fixed order: a sentence gets the same
-    # logits, to the last bit, alone or in any batch, on any number of threads.
-    for c in range(net.classes):
-        acc = dense_bias[c]
+    # The dense layer sentence by sentence, each logit summed in a fixed order: a
+    # sentence gets the same logits, to the last bit, alone or in any batch, on any
+    # number of threads.  Up to 16 classes at a time, whose sums are independent.
+    for c0 in range(0, net.classes, 16):
+        c1 = min(c0 + 16, net.classes)
+        for c in range(c0, c1):
+            sums[c - c0] = dense_bias[c]
         for k in range(feature):
-            acc += dense_weights[c * feature + k] * features[k]
-        logits[c] = acc
+            v = features[k]
+            for c in range(c0, c1):
+                sums[c - c0] += dense_weights[c * feature + k] * v
+        for c in range(c0, c1):
+            logits[c] = sums[c - c0]
 
 
 cdef int run(const Layout* net, const Py_ssize_t* tokens, Py_ssize_t batch, Py_ssize_t n,
