@@ -16,9 +16,10 @@
 # The weights do not fit in L2 (2.1 MB for the seed's classifier in float32): each pass
 # over a block reads them again, so the windows are split into as few passes as the
 # registers allow, of equal shares, and each pass takes the tile of the fewest windows
-# that holds its share (2 to 12 windows; 12 with AVX-512's 32 vector registers, 6
-# otherwise).  A sentence of 8 morphemes then computes 8, 6, 6 and 4 windows for its
-# banks of 7, 6, 5 and 4, where tiles of a fixed 12 or 6 computed 12, 6, 6 and 6.
+# that holds its share (any of 2 to 12 windows; 12 with AVX-512's 32 vector registers,
+# 6 otherwise).  With AVX-512 a sentence of 16 morphemes then computes 16, 14, 14 and
+# 12 windows for its banks of 15, 14, 13 and 12, where tiles of a fixed 12 and 6
+# computed 18, 18, 18 and 12.
 # Nothing is padded: a call reads exactly the bank's weights, which, when other work
 # ran since the last call, come from memory.  A tile past the last window computes
 # windows that are not stored: T has ``PACKED_PAD`` columns to spare, and the caller
@@ -27,16 +28,26 @@
 cdef extern from *:
     """
     typedef struct { char size[16 * 1 + 2]; } suite_tile_1x2;
+    typedef struct { char size[16 * 1 + 3]; } suite_tile_1x3;
     typedef struct { char size[16 * 1 + 4]; } suite_tile_1x4;
+    typedef struct { char size[16 * 1 + 5]; } suite_tile_1x5;
     typedef struct { char size[16 * 1 + 6]; } suite_tile_1x6;
+    typedef struct { char size[16 * 1 + 7]; } suite_tile_1x7;
     typedef struct { char size[16 * 1 + 8]; } suite_tile_1x8;
+    typedef struct { char size[16 * 1 + 9]; } suite_tile_1x9;
     typedef struct { char size[16 * 1 + 10]; } suite_tile_1x10;
+    typedef struct { char size[16 * 1 + 11]; } suite_tile_1x11;
     typedef struct { char size[16 * 1 + 12]; } suite_tile_1x12;
     typedef struct { char size[16 * 2 + 2]; } suite_tile_2x2;
+    typedef struct { char size[16 * 2 + 3]; } suite_tile_2x3;
     typedef struct { char size[16 * 2 + 4]; } suite_tile_2x4;
+    typedef struct { char size[16 * 2 + 5]; } suite_tile_2x5;
     typedef struct { char size[16 * 2 + 6]; } suite_tile_2x6;
+    typedef struct { char size[16 * 2 + 7]; } suite_tile_2x7;
     typedef struct { char size[16 * 2 + 8]; } suite_tile_2x8;
+    typedef struct { char size[16 * 2 + 9]; } suite_tile_2x9;
     typedef struct { char size[16 * 2 + 10]; } suite_tile_2x10;
+    typedef struct { char size[16 * 2 + 11]; } suite_tile_2x11;
     typedef struct { char size[16 * 2 + 12]; } suite_tile_2x12;
     """
     void prefetch_l2 "__builtin_prefetch"(const void* address, int rw, int locality) nogil
@@ -46,43 +57,72 @@ cdef extern from *:
     # the accumulators in registers.
     ctypedef struct T1x2 "suite_tile_1x2":
         pass
+    ctypedef struct T1x3 "suite_tile_1x3":
+        pass
     ctypedef struct T1x4 "suite_tile_1x4":
+        pass
+    ctypedef struct T1x5 "suite_tile_1x5":
         pass
     ctypedef struct T1x6 "suite_tile_1x6":
         pass
+    ctypedef struct T1x7 "suite_tile_1x7":
+        pass
     ctypedef struct T1x8 "suite_tile_1x8":
         pass
+    ctypedef struct T1x9 "suite_tile_1x9":
+        pass
     ctypedef struct T1x10 "suite_tile_1x10":
+        pass
+    ctypedef struct T1x11 "suite_tile_1x11":
         pass
     ctypedef struct T1x12 "suite_tile_1x12":
         pass
     ctypedef struct T2x2 "suite_tile_2x2":
         pass
+    ctypedef struct T2x3 "suite_tile_2x3":
+        pass
     ctypedef struct T2x4 "suite_tile_2x4":
+        pass
+    ctypedef struct T2x5 "suite_tile_2x5":
         pass
     ctypedef struct T2x6 "suite_tile_2x6":
         pass
+    ctypedef struct T2x7 "suite_tile_2x7":
+        pass
     ctypedef struct T2x8 "suite_tile_2x8":
         pass
+    ctypedef struct T2x9 "suite_tile_2x9":
+        pass
     ctypedef struct T2x10 "suite_tile_2x10":
+        pass
+    ctypedef struct T2x11 "suite_tile_2x11":
         pass
     ctypedef struct T2x12 "suite_tile_2x12":
         pass
 
 ctypedef fused tile:
     T1x2
+    T1x3
     T1x4
+    T1x5
     T1x6
+    T1x7
     T1x8
+    T1x9
     T1x10
+    T1x11
     T1x12
     T2x2
+    T2x3
     T2x4
+    T2x5
     T2x6
+    T2x7
     T2x8
+    T2x9
     T2x10
+    T2x11
     T2x12
-
 
 cdef void packed_tile(vec zero, const tile* shape, const floating* p, Py_ssize_t stride,
                       Py_ssize_t h, Py_ssize_t d, const floating* t, Py_ssize_t ldt,
@@ -136,17 +176,32 @@ cdef inline void tile_pass(vec zero, int cv, Py_ssize_t nq, const floating* p,
         if nq <= 2:
             packed_tile(zero, <T2x2*>NULL, p, stride, h, d, t, ldt, q0, windows,
                         out, ldo, ahead)
+        elif nq <= 3:
+            packed_tile(zero, <T2x3*>NULL, p, stride, h, d, t, ldt, q0, windows,
+                        out, ldo, ahead)
         elif nq <= 4:
             packed_tile(zero, <T2x4*>NULL, p, stride, h, d, t, ldt, q0, windows,
+                        out, ldo, ahead)
+        elif nq <= 5:
+            packed_tile(zero, <T2x5*>NULL, p, stride, h, d, t, ldt, q0, windows,
                         out, ldo, ahead)
         elif nq <= 6:
             packed_tile(zero, <T2x6*>NULL, p, stride, h, d, t, ldt, q0, windows,
                         out, ldo, ahead)
+        elif nq <= 7:
+            packed_tile(zero, <T2x7*>NULL, p, stride, h, d, t, ldt, q0, windows,
+                        out, ldo, ahead)
         elif nq <= 8:
             packed_tile(zero, <T2x8*>NULL, p, stride, h, d, t, ldt, q0, windows,
                         out, ldo, ahead)
+        elif nq <= 9:
+            packed_tile(zero, <T2x9*>NULL, p, stride, h, d, t, ldt, q0, windows,
+                        out, ldo, ahead)
         elif nq <= 10:
             packed_tile(zero, <T2x10*>NULL, p, stride, h, d, t, ldt, q0, windows,
+                        out, ldo, ahead)
+        elif nq <= 11:
+            packed_tile(zero, <T2x11*>NULL, p, stride, h, d, t, ldt, q0, windows,
                         out, ldo, ahead)
         else:
             packed_tile(zero, <T2x12*>NULL, p, stride, h, d, t, ldt, q0, windows,
@@ -155,22 +210,36 @@ cdef inline void tile_pass(vec zero, int cv, Py_ssize_t nq, const floating* p,
         if nq <= 2:
             packed_tile(zero, <T1x2*>NULL, p, stride, h, d, t, ldt, q0, windows,
                         out, ldo, ahead)
+        elif nq <= 3:
+            packed_tile(zero, <T1x3*>NULL, p, stride, h, d, t, ldt, q0, windows,
+                        out, ldo, ahead)
         elif nq <= 4:
             packed_tile(zero, <T1x4*>NULL, p, stride, h, d, t, ldt, q0, windows,
+                        out, ldo, ahead)
+        elif nq <= 5:
+            packed_tile(zero, <T1x5*>NULL, p, stride, h, d, t, ldt, q0, windows,
                         out, ldo, ahead)
         elif nq <= 6:
             packed_tile(zero, <T1x6*>NULL, p, stride, h, d, t, ldt, q0, windows,
                         out, ldo, ahead)
+        elif nq <= 7:
+            packed_tile(zero, <T1x7*>NULL, p, stride, h, d, t, ldt, q0, windows,
+                        out, ldo, ahead)
         elif nq <= 8:
             packed_tile(zero, <T1x8*>NULL, p, stride, h, d, t, ldt, q0, windows,
+                        out, ldo, ahead)
+        elif nq <= 9:
+            packed_tile(zero, <T1x9*>NULL, p, stride, h, d, t, ldt, q0, windows,
                         out, ldo, ahead)
         elif nq <= 10:
             packed_tile(zero, <T1x10*>NULL, p, stride, h, d, t, ldt, q0, windows,
                         out, ldo, ahead)
+        elif nq <= 11:
+            packed_tile(zero, <T1x11*>NULL, p, stride, h, d, t, ldt, q0, windows,
+                        out, ldo, ahead)
         else:
             packed_tile(zero, <T1x12*>NULL, p, stride, h, d, t, ldt, q0, windows,
                         out, ldo, ahead)
-
 
 cdef inline void packed_rows(vec zero, const floating* p, Py_ssize_t channels,
                              Py_ssize_t ldo, Py_ssize_t h, Py_ssize_t d, const floating* t,
