@@ -21,24 +21,28 @@ calls execute: the interpreter running the Python layer, NumPy's conversions and
 allocations, the C library, the kernel.  A change to the Python layer shows in the second
 only.
 
-All cases are counted in one ``valgrind --tool=callgrind`` process (``count``), started
-once per build by the ``setup_cache`` the classes share: starting Python with NumPy under
-callgrind takes tens of seconds, one process per case would take far too long.  Inside it
-every case is set up and warmed up uncounted, then called once inside the region marked
-by ``suite._callgrind`` (``--toggle-collect``), and callgrind writes that call's count to
-a profile part of its own (``--dump-after``).  What makes the inclusive count repeatable
-from process to process (see ``_drive``): a fixed environment and hash seed, warm-up
-calls through the same Python code before the counted one (so the interpreter has
-specialised it), and no cyclic garbage collection in the counting process (a collection
-landing in one counted call would add millions of instructions to it).
+The cases are counted by ``COUNT_PROCESSES`` ``valgrind --tool=callgrind`` processes
+running side by side (``count``), started once per build by the ``setup_cache`` the classes
+share: starting Python with NumPy under callgrind takes tens of seconds, so one process per
+case would take far too long, while one process for all of them leaves every core but one
+idle.  The selection is split the same way every time (``groups``: every
+``COUNT_PROCESSES``-th case, in order), so a case is counted after the same cases in every
+run and in every build that has the same cases.  Inside each process every case is set up
+and warmed up uncounted, then called once inside the region marked by ``suite._callgrind``
+(``--toggle-collect``), and callgrind writes that call's count to a profile part of its own
+(``--dump-after``).  What makes the inclusive count repeatable from process to process
+(see ``_drive``): a fixed environment and hash seed, warm-up calls through the same Python
+code before the counted one (so the interpreter has specialised it), and no cyclic garbage
+collection in the counting process (a collection landing in one counted call would add
+millions of instructions to it).
 
 Where valgrind is not installed, or the build under test has no ``suite._callgrind``, the
 benchmarks are skipped with the reason, not failed.  A case the build under test lacks (a
 variant, pooling method or activation it does not have) is n/a.
 
 As a script: ``python instructions.py`` prints the counts as JSON; ``python
-instructions.py --spread RUNS [WORKLOAD ...]`` counts RUNS times, each in a fresh valgrind
-process, and prints each case's largest over smallest count (benchmarks/README.md, "Performance
+instructions.py --spread RUNS [WORKLOAD ...]`` counts RUNS times, each in fresh valgrind
+processes, and prints each case's largest over smallest count (benchmarks/README.md, "Performance
 gate"); the driver that runs under valgrind is ``python instructions.py --drive CASES``.
 """
 import gc
@@ -88,6 +92,11 @@ COUNTING_ENV = {
     "BLIS_NUM_THREADS": "1",
     "VECLIB_MAXIMUM_THREADS": "1",
 }
+
+#: How many valgrind processes ``count`` runs at once.  Fixed, not the machine's core
+#: count: which cases share a process (and so run before one another) must not depend on
+#: where the count runs.
+COUNT_PROCESSES = 2
 
 #: Uncounted calls of each case, on its first rows, before the counted one.
 WARMUP_CALLS = 3
@@ -231,8 +240,26 @@ def kernel_instructions(path, package_dir):
     return part_instructions(path, package_dir)["kernel"]
 
 
+def groups(selected, n=COUNT_PROCESSES):
+    """The cases of each counting process: every ``n``-th case of ``selected``, in order.
+
+    Depends on the selection alone, so the same cases are always counted together and in
+    the same order.  Taking every ``n``-th case spreads each workload's, dtype's and
+    variant's cases (and so the expensive ones) over the processes.  Empty groups are
+    left out.
+
+    Returns
+    -------
+    list of list
+    """
+    return [group for group in (list(selected[i::n]) for i in range(n)) if group]
+
+
 def count(selected=None, valgrind="valgrind"):
-    """Count the instructions of every case in one callgrind process.
+    """Count the instructions of every case, in ``COUNT_PROCESSES`` callgrind processes.
+
+    The cases are split by ``groups``; each group is counted by a valgrind process of its
+    own, in a work directory of its own, all of them at once.
 
     Parameters
     ----------
@@ -245,7 +272,8 @@ def count(selected=None, valgrind="valgrind"):
     -------
     dict
         ``case_key(...)`` -> ``{"kernel": ..., "inclusive": ...}``, the instructions
-        executed by that case's calls in the kernel's own code and in all.
+        executed by that case's calls in the kernel's own code and in all, in the order
+        of ``selected``.
 
     Raises
     ------
@@ -257,33 +285,55 @@ def count(selected=None, valgrind="valgrind"):
     selected = [tuple(case) for case in (cases() if selected is None else selected)]
     # The child imports the same suite as this process, installed or built in place.
     root = os.path.dirname(os.path.dirname(os.path.abspath(suite.__file__)))
+    package_dir = os.path.dirname(os.path.abspath(suite.__file__))
     # Only fixed variables: what differs between runs (a random temporary directory name,
     # the caller's environment) must not reach the counted process's memory layout.
     env = dict(COUNTING_ENV, PATH=os.environ.get("PATH", os.defpath), LC_ALL="C")
     env["PYTHONPATH"] = os.pathsep.join(
         [root] + [p for p in [os.environ.get("PYTHONPATH")] if p])
-    # A directory of its own (counts may run side by side on one machine), whose name is
-    # always as long: the only part of the counted process that differs between runs.
-    work = tempfile.mkdtemp(prefix="suite-callgrind-")
+    running = []  # (cases, work directory, process, stdout file, stderr file)
     try:
-        command = [valgrind, "--tool=callgrind", f"--toggle-collect={_REGION}",
-                   f"--dump-after={_REGION}", "--callgrind-out-file=callgrind.out",
-                   sys.executable, os.path.abspath(__file__), "--drive", json.dumps(selected)]
-        proc = subprocess.run(command, env=env, cwd=work, capture_output=True, text=True)
-        if proc.returncode != 0:
-            raise RuntimeError(f"callgrind exited with status {proc.returncode}:\n"
-                               f"{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
-        parts = [os.path.join(work, f"callgrind.out.{i}") for i in range(1, len(selected) + 1)]
-        missing = [p for p in parts if not os.path.exists(p)]
-        extra = os.path.join(work, f"callgrind.out.{len(selected) + 1}")
-        if missing or os.path.exists(extra):
-            raise RuntimeError(f"expected {len(selected)} callgrind profile parts in {work}, "
-                               f"got {sorted(os.listdir(work))}")
-        package_dir = os.path.dirname(os.path.abspath(suite.__file__))
-        return {case_key(*case): part_instructions(part, package_dir)
-                for case, part in zip(selected, parts)}
+        for group in groups(selected):
+            # A directory of its own (counts may run side by side on one machine), whose
+            # name is always as long: the only part of the counted process that differs
+            # between runs.
+            work = tempfile.mkdtemp(prefix="suite-callgrind-")
+            # valgrind's output goes to files, not pipes: with several processes, a full
+            # pipe nobody reads would stall one of them.
+            out, err = tempfile.TemporaryFile("w+"), tempfile.TemporaryFile("w+")
+            running.append((group, work, None, out, err))
+            command = [valgrind, "--tool=callgrind", f"--toggle-collect={_REGION}",
+                       f"--dump-after={_REGION}", "--callgrind-out-file=callgrind.out",
+                       sys.executable, os.path.abspath(__file__), "--drive",
+                       json.dumps(group)]
+            proc = subprocess.Popen(command, env=env, cwd=work, stdout=out, stderr=err,
+                                    stdin=subprocess.DEVNULL, text=True)
+            running[-1] = (group, work, proc, out, err)
+        counts = {}
+        for group, work, proc, out, err in running:
+            returncode = proc.wait()
+            if returncode != 0:
+                out.seek(0)
+                err.seek(0)
+                raise RuntimeError(f"callgrind exited with status {returncode}:\n"
+                                   f"{out.read()[-4000:]}\n{err.read()[-4000:]}")
+            parts = [os.path.join(work, f"callgrind.out.{i}") for i in range(1, len(group) + 1)]
+            missing = [p for p in parts if not os.path.exists(p)]
+            extra = os.path.join(work, f"callgrind.out.{len(group) + 1}")
+            if missing or os.path.exists(extra):
+                raise RuntimeError(f"expected {len(group)} callgrind profile parts in {work}, "
+                                   f"got {sorted(os.listdir(work))}")
+            counts.update((case_key(*case), part_instructions(part, package_dir))
+                          for case, part in zip(group, parts))
+        return {case_key(*case): counts[case_key(*case)] for case in selected}
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        for _, work, proc, out, err in running:
+            if proc is not None and proc.poll() is None:  # another group failed first
+                proc.kill()
+                proc.wait()
+            out.close()
+            err.close()
+            shutil.rmtree(work, ignore_errors=True)
 
 
 _INPUTS = {}  # (function, workload, dtype) -> the inputs, made once per counting process
@@ -417,7 +467,7 @@ def spread(runs, workloads=COUNTED_WORKLOADS):
 
 
 class _Counted:
-    """Shared set-up: one callgrind process per build counts every class's cases.
+    """Shared set-up: one count per build (``count``) counts every class's cases.
 
     asv keys ``setup_cache`` by where it is defined, so the subclasses share this one and
     its result.
