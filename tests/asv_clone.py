@@ -29,6 +29,9 @@ def make_clone(tmp):
     """
     repo = tmp / "repo"
     git(tmp, "clone", "-q", ROOT, str(repo))
+    # asv publishes the branches asv.conf.json names (main): HEAD is that branch in the
+    # clone, whatever the checkout's branch is (CI may test another branch, or none).
+    git(repo, "checkout", "-q", "-B", "main")
     config_path = repo / "asv.conf.json"
     config = json.loads(config_path.read_text())
     config["env_dir"] = os.path.join(ROOT, ".asv", "env")
