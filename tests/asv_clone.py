@@ -3,13 +3,31 @@
 Its asv environments are this checkout's ``.asv/env``: created once, shared by every test
 that builds commits (and by ``.ci/gate`` after them), with the wheels of built commits
 cached there.  Its results and HTML stay in the clone.
+
+asv installs each commit it benchmarks into that environment, so two asv commands must
+never use it at once.  The tests that make a clone share the pytest-xdist group
+``ASV_ENV`` (one worker runs them, one after the other), and run asv under ``env_lock``,
+which holds whatever the scheduler does (another ``-n``/``--dist``, two test runs).
 """
+import contextlib
+import fcntl
 import json
 import os
 import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+#: The pytest-xdist group (``pytest.mark.xdist_group``) of the tests that use a clone.
+ASV_ENV = "asv-env"
+
+
+@contextlib.contextmanager
+def env_lock():
+    """Hold the lock of this checkout's asv environments (``.asv/env.lock``)."""
+    os.makedirs(os.path.join(ROOT, ".asv"), exist_ok=True)
+    with open(os.path.join(ROOT, ".asv", "env.lock"), "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        yield
 
 
 def git(repo, *args):

@@ -4,7 +4,9 @@ The asv cases build real commits made in a throw-away clone, with the command
 benchmarks/README.md gives under "Performance gate".  The clone's asv environments live in
 this checkout's ``.asv/env``: created once, shared by both cases, and left for
 ``.ci/gate``, which then finds HEAD already built.  They are slow (minutes) and marked ``gate``:
-``pytest -m "not gate"`` leaves them out.
+``pytest -m "not gate"`` leaves them out.  asv installs each commit it benchmarks into that
+environment, so no two of its users may run at once (see tests/asv_clone.py): they share
+the ``ASV_ENV`` group with tests/test_history.py, and run asv under its lock.
 """
 import itertools
 import os
@@ -15,11 +17,12 @@ import sys
 
 import pytest
 
-from asv_clone import ROOT, git, make_clone
+from asv_clone import ASV_ENV, ROOT, env_lock, git, make_clone
 from benchmarks import instructions
 needs_valgrind = pytest.mark.skipif(shutil.which("valgrind") is None,
                                     reason="valgrind is not installed")
 gate = pytest.mark.gate
+uses_asv_env = pytest.mark.xdist_group(ASV_ENV)
 
 
 def _readme_commands(base, head):
@@ -177,8 +180,9 @@ def _gate(repo, env, base, head):
     status, output = 0, ""
     for command in _readme_commands(base, head):
         assert command[:2] == ["asv", "continuous"]
-        proc = subprocess.run([sys.executable, "-m", *command], cwd=repo, env=env,
-                              capture_output=True, text=True, timeout=2400)
+        with env_lock():
+            proc = subprocess.run([sys.executable, "-m", *command], cwd=repo, env=env,
+                                  capture_output=True, text=True, timeout=2400)
         status = max(status, proc.returncode)
         output += f"+ {' '.join(command)}\n{proc.stdout}{proc.stderr}"
     return status, output
@@ -271,6 +275,7 @@ def _extra_pass_in_feature_map_python_layer(repo):
 
 @gate
 @needs_valgrind
+@uses_asv_env
 def test_gate_passes_a_commit_that_changes_no_kernel(clone):
     repo, env, base = clone
     conv = repo / "pyx" / "suite" / "_conv.pyx"
@@ -283,6 +288,7 @@ def test_gate_passes_a_commit_that_changes_no_kernel(clone):
 
 @gate
 @needs_valgrind
+@uses_asv_env
 def test_gate_fails_each_regression(clone):
     # Five regressions in one commit (one build, one count); each must be named by a row
     # that only it makes worse.

@@ -20,9 +20,11 @@ import threading
 
 import pytest
 
-from asv_clone import ROOT, git, make_clone
+from asv_clone import ASV_ENV, ROOT, env_lock, git, make_clone
 
 gate = pytest.mark.gate
+# The module's builds share asv's environments with tests/test_gate.py: one worker, in turn.
+pytestmark = pytest.mark.xdist_group(ASV_ENV)
 #: The history benchmarks, as benchmarks/README.md names them.  asv matches a parameterised
 #: benchmark's regular expression against ``name(params)``, hence the ``\(``.
 HISTORY_BENCH = r"time_feature_map\(|time_correlate2d"
@@ -47,10 +49,11 @@ def history(tmp_path_factory):
     head = git(repo, "rev-parse", "HEAD")
     hashes = repo / "hashes.txt"
     hashes.write_text(f"{first}\n{head}\n")
-    proc = subprocess.run(
-        [sys.executable, "-m", "asv", "run", "--quick", "--show-stderr", "--bench",
-         HISTORY_BENCH, f"HASHFILE:{hashes}"],
-        cwd=repo, env=env, capture_output=True, text=True, timeout=1500)
+    with env_lock():
+        proc = subprocess.run(
+            [sys.executable, "-m", "asv", "run", "--quick", "--show-stderr", "--bench",
+             HISTORY_BENCH, f"HASHFILE:{hashes}"],
+            cwd=repo, env=env, capture_output=True, text=True, timeout=1500)
     results = {}
     for commit in (first, head):
         paths = glob.glob(str(repo / ".asv" / "results" / "*" / f"{commit[:8]}-*.json"))

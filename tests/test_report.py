@@ -11,6 +11,8 @@ from suite.registry import CONV_POOL, FEATURE_MAP, POOL
 from suite.workloads import INTENT, WORKLOADS
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The quick report (a minute) is made once per module: with pytest-xdist, on one worker.
+pytestmark = pytest.mark.xdist_group("quick-report")
 
 
 def _suite(*args, timeout=300):

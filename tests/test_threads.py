@@ -151,7 +151,7 @@ def test_model_on_narrower_builds(isa):
         env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.stdout.split() == [isa], done.stderr
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "0",
          os.path.join(ROOT, "tests", "test_model.py"), "-k", "packed or same_bits"],
         env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
