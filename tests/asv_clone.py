@@ -1,13 +1,15 @@
 """A throw-away clone of this repository for asv to build commits in.
 
-Its asv environments are this checkout's ``.asv/env``: created once, shared by every test
-that builds commits (and by ``.ci/gate`` after them), with the wheels of built commits
-cached there.  Its results and HTML stay in the clone.
+Its asv environments are this checkout's ``.asv/env`` (``ENV_DIR``) by default: created
+once, shared by the gate tests (and by ``.ci/gate`` after them), with the wheels of built
+commits cached there; the history tests have environments of their own
+(``HISTORY_ENV_DIR``), so that they can run beside the gate tests.  Its results and HTML
+stay in the clone.
 
-asv installs each commit it benchmarks into that environment, so two asv commands must
-never use it at once.  The tests that make a clone share the pytest-xdist group
-``ASV_ENV`` (one worker runs them, one after the other), and run asv under ``env_lock``,
-which holds whatever the scheduler does (another ``-n``/``--dist``, two test runs).
+asv installs each commit it benchmarks into the environment, so two asv commands must never
+use one at once.  The tests that share one are a pytest-xdist group (one worker runs them,
+one after the other), and run asv under ``env_lock``, which holds whatever the scheduler
+does (another ``-n`` or ``--dist``, two test runs).
 """
 import contextlib
 import fcntl
@@ -17,15 +19,19 @@ import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-#: The pytest-xdist group (``pytest.mark.xdist_group``) of the tests that use a clone.
+#: The asv environments of the gate tests and of ``.ci/gate``.
+ENV_DIR = os.path.join(ROOT, ".asv", "env")
+#: The asv environments of the history tests.
+HISTORY_ENV_DIR = os.path.join(ROOT, ".asv", "env-history")
+#: The pytest-xdist group (``pytest.mark.xdist_group``) of the tests using ``ENV_DIR``.
 ASV_ENV = "asv-env"
 
 
 @contextlib.contextmanager
-def env_lock():
-    """Hold the lock of this checkout's asv environments (``.asv/env.lock``)."""
-    os.makedirs(os.path.join(ROOT, ".asv"), exist_ok=True)
-    with open(os.path.join(ROOT, ".asv", "env.lock"), "w") as f:
+def env_lock(env_dir=ENV_DIR):
+    """Hold the lock of the asv environments in ``env_dir`` (``env_dir + ".lock"``)."""
+    os.makedirs(os.path.dirname(env_dir), exist_ok=True)
+    with open(env_dir + ".lock", "w") as f:
         fcntl.flock(f, fcntl.LOCK_EX)
         yield
 
@@ -36,8 +42,10 @@ def git(repo, *args):
                           text=True).stdout.strip()
 
 
-def make_clone(tmp):
+def make_clone(tmp, env_dir=ENV_DIR):
     """Clone this repository into ``tmp/repo`` and give asv a home in ``tmp/home``.
+
+    asv keeps the clone's environments in ``env_dir``.
 
     Returns
     -------
@@ -52,7 +60,7 @@ def make_clone(tmp):
     git(repo, "checkout", "-q", "-B", "main")
     config_path = repo / "asv.conf.json"
     config = json.loads(config_path.read_text())
-    config["env_dir"] = os.path.join(ROOT, ".asv", "env")
+    config["env_dir"] = env_dir
     config_path.write_text(json.dumps(config, indent=4))
     git(repo, "update-index", "--assume-unchanged", "asv.conf.json")
     env = dict(os.environ, HOME=str(tmp / "home"))

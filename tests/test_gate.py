@@ -5,8 +5,8 @@ benchmarks/README.md gives under "Performance gate".  The clone's asv environmen
 this checkout's ``.asv/env``: created once, shared by both cases, and left for
 ``.ci/gate``, which then finds HEAD already built.  They are slow (minutes) and marked ``gate``:
 ``pytest -m "not gate"`` leaves them out.  asv installs each commit it benchmarks into that
-environment, so no two of its users may run at once (see tests/asv_clone.py): they share
-the ``ASV_ENV`` group with tests/test_history.py, and run asv under its lock.
+environment, so the two may not run at once (see tests/asv_clone.py): they are one
+pytest-xdist group, ``ASV_ENV``, and run asv under its lock.
 """
 import itertools
 import os

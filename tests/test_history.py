@@ -1,10 +1,11 @@
 """asv across the project's history, the dashboard it publishes, and the build's own record.
 
 Today's benchmark suite must run against every older build: the cases here build the first
-commit of the project and HEAD with asv (in a throw-away clone sharing this checkout's
-``.asv/env``, as the gate tests do) and run the history benchmarks on both.  The published
-site must render with no network: it is served on 127.0.0.1 and opened in headless
-Chromium.  They take minutes and are marked ``gate``.
+commit of the project and HEAD with asv (in a throw-away clone whose environments are this
+checkout's ``.asv/env-history``: apart from the gate tests', so that both can build at once)
+and run the history benchmarks on both.  The published site must render with no network:
+it is served on 127.0.0.1 and opened in headless Chromium.  They take minutes and are marked
+``gate``.
 """
 import functools
 import glob
@@ -20,11 +21,11 @@ import threading
 
 import pytest
 
-from asv_clone import ASV_ENV, ROOT, env_lock, git, make_clone
+from asv_clone import HISTORY_ENV_DIR, ROOT, env_lock, git, make_clone
 
 gate = pytest.mark.gate
-# The module's builds share asv's environments with tests/test_gate.py: one worker, in turn.
-pytestmark = pytest.mark.xdist_group(ASV_ENV)
+# With pytest-xdist, the module's tests run on one worker: its fixtures are made once.
+pytestmark = pytest.mark.xdist_group("history")
 #: The history benchmarks, as benchmarks/README.md names them.  asv matches a parameterised
 #: benchmark's regular expression against ``name(params)``, hence the ``\(``.
 HISTORY_BENCH = r"time_feature_map\(|time_correlate2d"
@@ -44,12 +45,12 @@ def test_readme_gives_the_history_benchmarks():
 @pytest.fixture(scope="module")
 def history(tmp_path_factory):
     """asv results of the history benchmarks on the first commit and on HEAD."""
-    repo, env = make_clone(tmp_path_factory.mktemp("history"))
+    repo, env = make_clone(tmp_path_factory.mktemp("history"), HISTORY_ENV_DIR)
     first = git(repo, "rev-list", "--max-parents=0", "HEAD").splitlines()[-1]
     head = git(repo, "rev-parse", "HEAD")
     hashes = repo / "hashes.txt"
     hashes.write_text(f"{first}\n{head}\n")
-    with env_lock():
+    with env_lock(HISTORY_ENV_DIR):
         proc = subprocess.run(
             [sys.executable, "-m", "asv", "run", "--quick", "--show-stderr", "--bench",
              HISTORY_BENCH, f"HASHFILE:{hashes}"],
@@ -158,8 +159,8 @@ def test_dashboard_renders_offline_in_chromium(site, browser, history):
 def test_report_of_a_non_editable_install_names_its_commit(history, tmp_path):
     # asv built HEAD's wheel from the sdist of a clean clone: install it apart from the
     # checkout and ask the report where its figures come from.
-    wheels = glob.glob(os.path.join(ROOT, ".asv", "env", "*", "asv-build-cache",
-                                    history["head"], "*.whl"))
+    wheels = glob.glob(os.path.join(HISTORY_ENV_DIR, "*", "asv-build-cache", history["head"],
+                                    "*.whl"))
     assert wheels, "asv kept no wheel of HEAD in its build cache"
     # Unpacked apart from the checkout, on PYTHONPATH ahead of the editable install; the
     # dependencies are this interpreter's.
