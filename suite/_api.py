@@ -1,11 +1,10 @@
 """The public functions: normalise and check the inputs, then call a registered kernel."""
 from __future__ import annotations
 
-import operator
-
 import numpy as np
 
-from suite.registry import ACTIVATIONS, CONV_POOL, FEATURE_MAP, POOL, effective_threads
+from suite import _arguments
+from suite.registry import ACTIVATIONS, CONV_POOL, FEATURE_MAP, POOL
 
 __all__ = ["feature_map", "pool", "conv_pool"]
 
@@ -25,15 +24,6 @@ def _choice(name, value, valid):
     if not isinstance(value, str) or value not in valid:
         raise ValueError(f"unknown {name} {value!r}; valid names: {', '.join(valid)}")
     return value
-
-
-def _threads(n_threads):
-    if n_threads is None:
-        return effective_threads()
-    n = operator.index(n_threads)
-    if n < 1:
-        raise ValueError(f"n_threads must be at least 1, got {n_threads}")
-    return n
 
 
 def _conv_inputs(x, weights, bias):
@@ -81,7 +71,7 @@ def _pool_param(method, k, chunks, positions):
     name, value = ("k", k) if method == "kmax" else ("chunks", chunks)
     if value is None:
         raise ValueError(f"method={method!r} needs {name}")
-    value = operator.index(value)
+    value = _arguments.integer(name, value)
     if not 1 <= value <= positions:
         raise ValueError(f"{name} must be between 1 and the {positions} positions of each "
                          f"feature map, got {name}={value}")
@@ -133,7 +123,7 @@ def feature_map(x, weights, bias=None, *, variant="auto", n_threads=None):
             [51.5]]])
     """
     _choice("variant", variant, FEATURE_MAP)
-    threads = _threads(n_threads)
+    threads = _arguments.threads(n_threads)
     x3, weights, bias, batched = _conv_inputs(x, weights, bias)
     (batch, n, d), (channels, h, w) = x3.shape, weights.shape
     out = np.empty((batch, channels, n - h + 1, d - w + 1), x3.dtype)
@@ -208,7 +198,7 @@ def conv_pool(x, weights, bias=None, *, activation="identity", method="max", k=N
     """
     _choice("variant", variant, CONV_POOL)
     _choice("activation", activation, ACTIVATIONS)
-    threads = _threads(n_threads)
+    threads = _arguments.threads(n_threads)
     x3, weights, bias, batched = _conv_inputs(x, weights, bias)
     (batch, n, d), (channels, h, w) = x3.shape, weights.shape
     param, width = _pool_param(method, k, chunks, (n - h + 1) * (d - w + 1))

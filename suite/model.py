@@ -10,13 +10,12 @@ against.
 """
 from __future__ import annotations
 
-import operator
+import threading
 from typing import Optional, Tuple
 
 import numpy as np
 
-from suite import _conv, _model
-from suite._api import _threads
+from suite import _arguments, _conv, _model
 from suite.registry import ACTIVATIONS
 
 __all__ = ["TextCNN", "positional_encoding", "pack_filters"]
@@ -91,6 +90,21 @@ def _ids(name: str, value) -> np.ndarray:
     if array.dtype.kind not in "iu":
         raise TypeError(f"{name} must be integer ids, got dtype {array.dtype}")
     return array
+
+
+_INTP_MAX = np.iinfo(np.intp).max
+
+
+def _as_intp(array: np.ndarray) -> np.ndarray:
+    """``array`` as C-contiguous intp; unsigned values past intp's range become its max.
+
+    Such a value is out of range for every table and every length, so the forward
+    reports it (by its original value, read back from ``array``) instead of a wrapped
+    negative one.
+    """
+    if not np.can_cast(array.dtype, np.intp):
+        array = np.minimum(array, _INTP_MAX)
+    return np.ascontiguousarray(array, np.intp)
 
 
 class TextCNN:
@@ -178,11 +192,14 @@ class TextCNN:
                              f"{dense_b.shape}")
         if columns is None:
             columns = range(len(tables))
-        columns = [operator.index(c) for c in columns]
+        columns = [_arguments.integer(f"columns[{i}]", c) for i, c in enumerate(columns)]
         if len(columns) != len(tables) or min(columns) < 0:
             raise ValueError(f"columns must give one non-negative id column per table "
                              f"({len(tables)}), got {columns}")
-        if activation not in ACTIVATIONS:
+        if not isinstance(positional, (bool, np.bool_)):
+            raise TypeError(f"positional must be a bool, got {type(positional).__name__} "
+                            f"{positional!r}")
+        if not isinstance(activation, str) or activation not in ACTIVATIONS:
             raise ValueError(f"unknown activation {activation!r}; valid names: "
                              f"{', '.join(ACTIVATIONS)}")
 
@@ -225,6 +242,8 @@ class TextCNN:
             a.flags.writeable = False
         self._activation = ACTIVATIONS[activation]
         self._pe = np.zeros((0, d), self.dtype)
+        self._pe_lock = threading.Lock()
+        self._no_encoding = np.zeros((0, d), self.dtype)
         self._network = _model.Network(
             self._tables, self._table_offset, self._table_dim, self._columns, self._vocab,
             self._packed, np.append(self._packed_offset, self._packed.size), self._bank_h,
@@ -257,10 +276,11 @@ class TextCNN:
     # -- the forward -----------------------------------------------------------------
 
     def _batch(self, tokens, lengths):
-        """``(tokens (batch, n, k) intp, lengths (batch,) intp, single)``, shapes checked.
+        """``(tokens, lengths, single)``: as given, then as the compiled forward reads them.
 
-        The lengths and ids are checked by the compiled forward, in the same pass that
-        reads them (``_forward``).
+        Each is returned twice, ``(given, intp)``: the caller's integer array, with a
+        batch axis, and its C-contiguous intp copy.  The lengths and ids are checked by
+        the compiled forward, in the same pass that reads them (``_forward``).
         """
         tokens = _ids("tokens", tokens)
         single = tokens.ndim == 2
@@ -275,7 +295,6 @@ class TextCNN:
                              f"{list(self.columns)}), got {k}")
         if n < 1:
             raise ValueError("tokens must hold at least one position")
-        tokens = np.ascontiguousarray(tokens, np.intp)
         if lengths is None:
             lengths = np.full(batch, n, np.intp)
         else:
@@ -285,36 +304,52 @@ class TextCNN:
             if lengths.shape != (batch,):
                 raise ValueError(f"lengths must have shape ({batch},), one per sentence, "
                                  f"got {lengths.shape}")
-            lengths = np.ascontiguousarray(lengths, np.intp)
-        return tokens, lengths, single
+        return (tokens, _as_intp(tokens)), (lengths, _as_intp(lengths)), single
 
     def _encoding(self, n):
-        if not self.positional:
-            return np.zeros((0, self.dim), self.dtype)
-        if len(self._pe) < n:
-            pe = positional_encoding(max(n, 2 * len(self._pe), 64), self.dim, self.dtype)
-            # On a 64-byte boundary, as the kernel's own scratch: the vectorised add of
-            # the encoding then does the same work in every process.
-            raw = np.empty(pe.nbytes + 64, np.uint8)
-            start = -raw.ctypes.data % 64
-            self._pe = raw[start:start + pe.nbytes].view(self.dtype).reshape(pe.shape)
-            self._pe[...] = pe
-        return self._pe[:n]
+        """The positional encoding of positions ``0 .. n-1`` (no rows if not positional).
+
+        The encoding is computed once for as many positions as the longest sentence so
+        far (at least 64) and kept.  Any number of threads may ask at once: a longer
+        encoding is built whole, under a lock, before it replaces the kept one in one
+        assignment, and each call reads ``self._pe`` once, so a call sees either the old
+        encoding or the new one, filled.  The rows of a position do not depend on how
+        many positions were computed (``positional_encoding``), so neither do results.
+        """
+        pe = self._pe
+        if len(pe) >= n:
+            return pe[:n]
+        with self._pe_lock:
+            pe = self._pe
+            if len(pe) < n:
+                values = positional_encoding(max(n, 2 * len(pe), 64), self.dim, self.dtype)
+                # On a 64-byte boundary, as the kernel's own scratch: the vectorised add
+                # of the encoding then does the same work in every process.
+                raw = np.empty(values.nbytes + 64, np.uint8)
+                start = -raw.ctypes.data % 64
+                pe = raw[start:start + values.nbytes].view(self.dtype).reshape(values.shape)
+                pe[...] = values
+                pe.flags.writeable = False
+                self._pe = pe
+        return pe[:n]
 
     def _forward(self, tokens, lengths, n_threads, with_logits):
-        tokens, lengths, single = self._batch(tokens, lengths)
+        n_threads = _arguments.threads(n_threads)
+        (given, tokens), (given_lengths, lengths), single = self._batch(tokens, lengths)
         batch, n = tokens.shape[:2]
         features = np.empty((batch, self.n_features), self.dtype)
         logits = np.empty((batch, self.n_classes if with_logits else 0), self.dtype)
-        bad = self._network.forward(tokens, lengths, self._encoding(n), features, logits,
-                                    _threads(n_threads))
+        pe = self._encoding(n) if self.positional else self._no_encoding
+        bad = self._network.forward(tokens, lengths, pe, features, logits, n_threads)
         if bad is not None:
             if bad[0] == "length":
-                raise ValueError(f"lengths must be between 1 and n = {n}, got {bad[2]} for "
-                                 f"sentence {bad[1]}")
-            _, s, t, i, ident = bad
-            raise ValueError(f"tokens: id {ident} at position {t} of sentence {s} is out of "
-                             f"range for embeddings[{i}] (vocabulary {self._vocab[i]})")
+                s = bad[1]
+                raise ValueError(f"lengths must be between 1 and n = {n}, got "
+                                 f"{given_lengths[s]} for sentence {s}")
+            _, s, t, i, _ = bad
+            raise ValueError(f"tokens: id {given[s, t, self.columns[i]]} at position {t} of "
+                             f"sentence {s} is out of range for embeddings[{i}] "
+                             f"(vocabulary {self._vocab[i]})")
         out = logits if with_logits else features
         return out[0] if single else out
 
