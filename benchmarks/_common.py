@@ -31,6 +31,8 @@ THREADED_VARIANTS = ("parallel", "auto")
 POOL_METHODS = ("max", "avg", "kmax", "chunk_max")
 #: The extra argument of the pooling methods that take one.
 POOL_ARGS = {"kmax": {"k": 3}, "chunk_max": {"chunks": 4}}
+# One long map and a large k for k-max pooling (benchmarks/pooling.py, KmaxLongMap).
+LONG_MAP, LONG_MAP_K = 40000, 20000
 ACTIVATIONS = ("identity", "relu", "selu", "tanh")
 #: The layer of Kim 2014: ReLU, then max-over-time pooling.
 LAYER = {"activation": "relu", "method": "max"}

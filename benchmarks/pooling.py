@@ -1,8 +1,10 @@
 """Pooling: every method against its NumPy reference, on stand-in batch feature maps."""
+import numpy as np
+
 import suite
 
-from ._common import (BATCHED_WORKLOADS, DTYPES, POOL_ARGS, POOL_METHODS, WORKLOADS, Pinned,
-                      maps, numpy_pool, require)
+from ._common import (BATCHED_WORKLOADS, DTYPES, LONG_MAP, LONG_MAP_K, POOL_ARGS, POOL_METHODS,
+                      WORKLOADS, Pinned, maps, numpy_pool, require)
 
 
 class Pool(Pinned):
@@ -25,3 +27,32 @@ class Pool(Pinned):
     def time_numpy_pool(self, method, workload, dtype):
         for fmap in self.maps:
             numpy_pool(fmap, method, **self.kwargs)
+
+
+class KmaxLongMap(Pinned):
+    """k-max pooling of one long map with a large k: selection, not insertion.
+
+    One map of ``LONG_MAP`` positions (an image-sized map, or a long document's) keeps
+    its ``LONG_MAP_K`` largest values.  ``ascending`` is the worst case of a scan that
+    keeps the best k sorted (every value enters), ``random`` the typical one.
+    """
+
+    params = (["ascending", "random"], list(DTYPES))
+    param_names = ["order", "dtype"]
+    version = "1"
+
+    def setup(self, order, dtype):
+        require("pool", "kmax")
+        super().setup()
+        row = (np.arange(LONG_MAP, dtype=np.float64) if order == "ascending"
+               else np.random.default_rng(1234).standard_normal(LONG_MAP))
+        self.fmap = row.astype(dtype).reshape(1, 1, 1, LONG_MAP)
+        # Outside the timing: the first call's imports and allocations.
+        suite.pool(self.fmap, "kmax", k=LONG_MAP_K)
+        numpy_pool(self.fmap, "kmax", k=LONG_MAP_K)
+
+    def time_pool(self, order, dtype):
+        suite.pool(self.fmap, "kmax", k=LONG_MAP_K)
+
+    def time_numpy_pool(self, order, dtype):
+        numpy_pool(self.fmap, "kmax", k=LONG_MAP_K)

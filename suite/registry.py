@@ -236,7 +236,8 @@ def _conv_pool(fm: Variant) -> Variant:
 def _pool_method(method: Method, summary: str) -> Variant:
     def run(flat, param):
         out = np.empty((flat.shape[0], param or 1), flat.dtype)
-        _POOL[flat.dtype](flat, out, method, np.empty(max(param, 1), np.intp))
+        work = np.empty(flat.shape[1] if method == Method.KMAX else 1, np.intp)
+        _POOL[flat.dtype](flat, out, method, work)
         return out
     return Variant("pool", method.name.lower(), summary, run=run)
 

@@ -62,6 +62,35 @@ def test_kmax_keeps_order_and_earlier_ties():
     np.testing.assert_array_equal(suite.pool(ties, "kmax", k=2), [[0.0, 0.0]])
 
 
+def _long_rows(rng, n):
+    """Rows that reach every path of k-max pooling: orders, ties, signed zeros, NaN."""
+    ascending = np.arange(n, dtype=np.float64)
+    ties = rng.integers(-3, 4, n).astype(np.float64)
+    zeros = np.where(rng.random(n) < 0.5, 0.0, -0.0)
+    some_nan = rng.standard_normal(n)
+    some_nan[rng.random(n) < 0.05] = np.nan
+    mostly_nan = np.where(rng.random(n) < 0.9, np.nan, ties)
+    organ_pipe = np.concatenate([ascending[: n // 2], ascending[n - n // 2 - 1::-1]])
+    return np.stack([ascending, ascending[::-1], ties, zeros, some_nan, mostly_nan,
+                     organ_pipe, np.full(n, np.inf), rng.standard_normal(n)])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("k", [1, 2, 31, 32, 33, 100, 499, 999, 1000])
+def test_kmax_long_rows_and_large_k(rng, dtype, k):
+    # Small k selects with a heap, large k with a quickselect; both keep the tie rule.
+    rows = _long_rows(rng, 1000).astype(dtype)
+    fmap = rows[:, :, None, None].reshape(1, rows.shape[0], 40, 25)
+    with np.errstate(invalid="ignore"):
+        expected = reference.pool(fmap, "kmax", k=k)
+    np.testing.assert_array_equal(suite.pool(fmap, "kmax", k=k), expected)
+    # The fused path pools the same rows: an identity filter of 1 x 1 over (40, 25).
+    x = rows.reshape(rows.shape[0], 40, 25)
+    np.testing.assert_array_equal(
+        suite.conv_pool(x, np.ones((1, 1, 1), dtype), method="kmax", k=k)[:, 0],
+        expected[0])
+
+
 def test_chunk_max_splits_as_array_split():
     fmap = np.arange(7.0)[None, :, None]
     np.testing.assert_array_equal(suite.pool(fmap, "chunk_max", chunks=3), [[2.0, 4.0, 6.0]])

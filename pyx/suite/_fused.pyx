@@ -11,7 +11,7 @@ from libc.stdlib cimport calloc, free, malloc
 
 from suite._conv cimport (Core, Geometry, Plan, Task, core_scratch_size, fmap_core,
                           make_geometry, make_plan, plan_task, plan_threads)
-from suite._pool cimport CHUNK_MAX, MAX, Method, chunk_max_row, max_row, pool_row
+from suite._pool cimport CHUNK_MAX, KMAX, MAX, Method, chunk_max_row, max_row, pool_row
 
 cdef void activate_pool_row(floating* v, Py_ssize_t n, Activation activation,
                             Method method, Py_ssize_t param, floating* dst,
@@ -39,7 +39,7 @@ def conv_pool(const floating[:, :, ::1] x, const floating[:, :, ::1] w,
 
     ``out`` has one row per (sentence, channel) and 1, k or ``chunks`` columns.  Each
     thread gets a tile for one task's feature maps (plus GEMM scratch for the ``BLAS``
-    core, and k positions for k-max pooling), allocated here in one block.  At most one
+    core, and a map's positions for k-max pooling), allocated here in one block.  At most one
     thread per task is started; returns the threads that ran at least one task.
     """
     cdef Geometry g = make_geometry(x.shape[0], x.shape[1], x.shape[2],
@@ -54,7 +54,9 @@ def conv_pool(const floating[:, :, ::1] x, const floating[:, :, ::1] w,
     cdef Task task
     cdef floating* tile_t
     cdef floating* buffers = <floating*>malloc(threads * per_thread * sizeof(floating))
-    cdef Py_ssize_t* work = <Py_ssize_t*>malloc(threads * max(param, 1) * sizeof(Py_ssize_t))
+    # k-max pooling's scratch: one map's positions (kmax_row).
+    cdef Py_ssize_t work_size = positions if method == KMAX else 1
+    cdef Py_ssize_t* work = <Py_ssize_t*>malloc(threads * work_size * sizeof(Py_ssize_t))
     cdef char* ran = <char*>calloc(threads, 1)
     if buffers == NULL or work == NULL or ran == NULL:
         free(buffers)
@@ -77,7 +79,7 @@ def conv_pool(const floating[:, :, ::1] x, const floating[:, :, ::1] w,
                     activate_pool_row(tile_t + (s * task.g.channels + c) * positions,
                                       positions, activation, method, param,
                                       &out[(task.s0 + s) * g.channels + task.c0 + c, 0],
-                                      work + tid * max(param, 1))
+                                      work + tid * work_size)
         for t in range(threads):
             used += ran[t]
         return used

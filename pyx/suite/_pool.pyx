@@ -71,37 +71,170 @@ cdef inline bint outranks(floating later, floating earlier) noexcept nogil:
     return later > earlier
 
 
-cdef void kmax_row(const floating* v, Py_ssize_t n, Py_ssize_t k, floating* dst,
-                   Py_ssize_t* work) noexcept nogil:
-    """The k highest-ranked values of the row, in their original order.
+cdef inline bint below(floating a, Py_ssize_t p, floating b, Py_ssize_t q) noexcept nogil:
+    """Whether value ``a`` at position ``p`` ranks below ``b`` at ``q`` (``p != q``).
 
-    ``work`` holds k positions kept sorted by rank while the row is scanned once, so a
-    row costs O(n k) comparisons at worst and about n when k is small.
+    The order of ``outranks``, for positions in either order: a strict total order, so
+    the k highest-ranked values of a row are one set, whatever order they are met in.
     """
-    cdef Py_ssize_t pos, slot, q, kept = 0, tmp
-    cdef floating x
-    for pos in range(n):
-        x = v[pos]
-        if kept == k:
-            if not outranks(x, v[work[k - 1]]):
-                continue
-            slot = k - 1
-        else:
-            slot = kept
-            kept += 1
-        while slot > 0 and outranks(x, v[work[slot - 1]]):
+    if a == b:
+        return p > q
+    if a != a:
+        return b != b and p > q
+    return b != b or a < b
+
+
+cdef inline void sift_down(floating* value, Py_ssize_t* position, Py_ssize_t size,
+                           Py_ssize_t i, floating x, Py_ssize_t pos) noexcept nogil:
+    # Put (x, pos) into the heap at slot i, whose children are heaps: the lower-ranked
+    # child moves up until (x, pos) ranks below both children.  The heap keeps each
+    # entry's value beside its position, so a comparison reads no row.
+    cdef Py_ssize_t child
+    while True:
+        child = 2 * i + 1
+        if child >= size:
+            break
+        if child + 1 < size and below(value[child + 1], position[child + 1],
+                                      value[child], position[child]):
+            child += 1
+        if not below(value[child], position[child], x, pos):
+            break
+        value[i], position[i] = value[child], position[child]
+        i = child
+    value[i], position[i] = x, pos
+
+
+cdef enum:
+    # Up to this k a heap of the k best selects them: about n comparisons when few values
+    # enter, and the k positions are sorted back into order by insertion.  Above it a
+    # quickselect on a copy of the row finds the k-th value in O(n) expected time.
+    KMAX_HEAP = 32
+
+
+cdef void heap_kmax(const floating* v, Py_ssize_t n, Py_ssize_t k, floating* dst,
+                    Py_ssize_t* work, bint scan) noexcept nogil:
+    # ``dst`` and ``work`` hold a heap of the k best values so far and their positions,
+    # the lowest-ranked at the root; a later value enters only when it outranks the root,
+    # so a row costs O(n log k) comparisons at worst (an ascending row).  The k kept are
+    # then put back in position order: by insertion when k is small, else by a pass over
+    # the row that writes every value ranking at or above the root.
+    cdef Py_ssize_t pos, q, slot, last
+    cdef floating threshold, x
+    for q in range(k):
+        dst[q], work[q] = v[q], q
+    for q in range(k // 2 - 1, -1, -1):
+        sift_down(dst, work, k, q, dst[q], work[q])
+    for pos in range(k, n):
+        if outranks(v[pos], dst[0]):
+            sift_down(dst, work, k, 0, v[pos], pos)
+    if scan:
+        threshold, last = dst[0], work[0]
+        q = 0
+        for pos in range(n):
+            if pos == last or below(threshold, last, v[pos], pos):
+                dst[q] = v[pos]
+                q += 1
+        return
+    for q in range(1, k):
+        pos = work[q]
+        slot = q
+        while slot > 0 and work[slot - 1] > pos:
             work[slot] = work[slot - 1]
             slot -= 1
         work[slot] = pos
-    for q in range(1, k):  # back to position order
-        tmp = work[q]
-        slot = q
-        while slot > 0 and work[slot - 1] > tmp:
-            work[slot] = work[slot - 1]
-            slot -= 1
-        work[slot] = tmp
     for q in range(k):
         dst[q] = v[work[q]]
+
+
+cdef bint select_descending(floating* a, Py_ssize_t m, Py_ssize_t r,
+                            floating* result) noexcept nogil:
+    # Quickselect: the value at index r of a[0:m] (no NaN) sorted in descending order,
+    # into result; a is reordered.  Median-of-three pivots and Hoare partitions (equal
+    # values split evenly).  False when the partitions went deeper than 2 log2(m): an
+    # adversarial row, which the caller hands to the heap, O(n log k) whatever the row.
+    cdef Py_ssize_t lo = 0, hi = m - 1, i, j, mid, depth = 2
+    cdef floating pivot, x, y, z
+    while (<Py_ssize_t>1 << depth) < m and depth < 62:
+        depth += 1
+    depth *= 2
+    while hi > lo:
+        if depth == 0:
+            return False
+        depth -= 1
+        mid = lo + (hi - lo) // 2
+        x, y, z = a[lo], a[mid], a[hi]
+        if x < y:
+            x, y = y, x
+        if y < z:
+            y = z if x > z else x
+        pivot = y
+        i, j = lo, hi
+        while i <= j:
+            while a[i] > pivot:
+                i += 1
+            while a[j] < pivot:
+                j -= 1
+            if i <= j:
+                a[i], a[j] = a[j], a[i]
+                i += 1
+                j -= 1
+        if r <= j:
+            hi = j
+        elif r >= i:
+            lo = i
+        else:
+            break
+    result[0] = a[r]
+    return True
+
+
+cdef void kmax_row(const floating* v, Py_ssize_t n, Py_ssize_t k, floating* dst,
+                   Py_ssize_t* work) noexcept nogil:
+    """The k highest-ranked values of the row, in their original order (``1 <= k <= n``).
+
+    ``work`` has room for n positions (or n values: a position is at least as wide).
+    For k up to ``KMAX_HEAP`` a heap selects them; above it a quickselect finds the k-th
+    value T on a copy of the row, and one pass in position order writes every NaN, every
+    value above T and, earliest first, as many values equal to T as complete the k.
+    O(n) expected and, through the heap when the quickselect degenerates, O(n log k)
+    at worst.
+    """
+    cdef floating* copy = <floating*>work
+    cdef Py_ssize_t pos, q = 0, nans = 0, m = 0, equal
+    cdef bint tie
+    cdef floating x, threshold
+    if k <= KMAX_HEAP:
+        heap_kmax(v, n, k, dst, work, False)
+        return
+    for pos in range(n):
+        x = v[pos]
+        if x != x:
+            nans += 1
+        else:
+            copy[m] = x
+            m += 1
+    if nans >= k:  # the first k NaNs
+        for pos in range(n):
+            if q < k and v[pos] != v[pos]:
+                dst[q] = v[pos]
+                q += 1
+        return
+    if not select_descending(copy, m, k - nans - 1, &threshold):
+        heap_kmax(v, n, k, dst, work, True)
+        return
+    equal = k - nans
+    for pos in range(n):
+        equal -= v[pos] > threshold
+    # Branch-free (the copy is free again and has room for n): on a row in random
+    # order, whether a value is kept is a coin toss the branch predictor loses.
+    for pos in range(n):
+        x = v[pos]
+        tie = x == threshold and equal > 0
+        copy[q] = x
+        q += (x != x) | (x > threshold) | tie
+        equal -= tie
+    for q in range(k):
+        dst[q] = copy[q]
 
 
 cdef void chunk_max_row(const floating* v, Py_ssize_t n, Py_ssize_t chunks,
@@ -118,7 +251,7 @@ cdef void pool_row(Method method, const floating* v, Py_ssize_t n, Py_ssize_t pa
                    floating* dst, Py_ssize_t* work) noexcept nogil:
     """Pool one row into ``dst``: 1 value, or ``param`` (k or chunks) values.
 
-    ``work`` holds ``param`` positions for k-max pooling.
+    ``work`` has room for ``n`` positions for k-max pooling (``kmax_row``).
     """
     if method == MAX:
         dst[0] = max_row(v, n)
@@ -141,8 +274,8 @@ def pool(const floating[:, ::1] fmap, floating[:, ::1] out, Method method,
         Width 1 for ``MAX`` and ``AVG``, k for ``KMAX``, the number of chunks for
         ``CHUNK_MAX``.
     method : Method
-    work : C-contiguous intp array of at least ``width`` elements
-        Scratch for k-max pooling.
+    work : C-contiguous intp array of at least ``positions`` elements
+        Scratch for k-max pooling (any size for the other methods).
     """
     cdef Py_ssize_t r
     with nogil:
