@@ -196,3 +196,16 @@ def test_concurrent_calls_agree(rng, variant):
     for fmap, pool in results:
         np.testing.assert_array_equal(fmap, expected)
         np.testing.assert_array_equal(pool, pooled)
+
+
+@pytest.mark.parametrize("variant", ["loops", "direct"])
+@pytest.mark.parametrize("d, w", [(12, 3), (12, 8), (12, 9), (40, 5), (40, 16), (300, 300)])
+def test_sums_in_the_reference_order_overflow_where_it_does(variant, d, w):
+    # 1e308 + 1e308 - 1e308 is inf in the reference's order (tap by tap from zero) and
+    # 1e308 in most others: these variants keep its order, on vector and on narrow rows.
+    x = np.zeros((3, d))
+    x[:, :4] = [1e308, 1e308, -1e308, 0.0]
+    weights = np.ones((2, 1, w))
+    expected = reference.feature_map(x, weights)
+    assert np.isinf(expected[:, :, 0]).all()
+    np.testing.assert_array_equal(suite.feature_map(x, weights, variant=variant), expected)

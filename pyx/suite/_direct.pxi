@@ -8,8 +8,10 @@
 # and 4 filter values for 12 vector multiply-adds.  The input is read in place (no
 # im2col copy) and the output is written once, bias included.
 #
-# The vectors are those of _vectors.pxi.  Sums run tap by tap in the reference's order, so no
-# reassociation is needed; NaN and inf go through.
+# The vectors are those of _vectors.pxi.  Every output's sum runs tap by tap from zero, the
+# bias added last, in the reference's order (the vector accumulators are one chain per
+# output lane, and rows narrower than a vector keep a volatile accumulator), so an
+# intermediate overflow gives inf exactly where correlate2d does; NaN and inf go through.
 
 
 cdef inline void tile_4x3(vec zero, const floating** wr, Py_ssize_t h, Py_ssize_t wd,
@@ -100,9 +102,16 @@ cdef inline void row_scalar(const floating** wr, Py_ssize_t h, Py_ssize_t wd,
                             const floating* x, Py_ssize_t d, Py_ssize_t p,
                             const floating* bias, Py_ssize_t cn, floating* out,
                             Py_ssize_t ldo) noexcept nogil:
-    """One output row of ``cn`` channels, element by element: rows narrower than a vector."""
+    """One output row of ``cn`` channels, element by element: rows narrower than a vector.
+
+    ``acc`` is volatile: this module is compiled with ``-fassociative-math``, which would
+    let the compiler vectorise the sum over a filter row by splitting it into lanes, and
+    then a sum whose partial sums overflow could differ from the reference's (finite
+    against inf).  Volatile keeps the reference's order, tap by tap; these rows are too
+    narrow for the order to cost anything that matters.
+    """
     cdef Py_ssize_t u, j, a, b
-    cdef floating acc
+    cdef volatile floating acc
     for u in range(cn):
         for j in range(p):
             acc = 0
