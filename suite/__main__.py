@@ -3,23 +3,32 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
 import sys
 from typing import List, Optional
 
 from suite.registry import CONV_POOL, DTYPES, FEATURE_MAP, POOL
 from suite.workloads import INTENT, WORKLOADS
 
+EXIT_STATUS = """exit status:
+  0  every selected variant passed its check against the references
+  1  a variant FAILED its check (it is reported, and not timed)
+  2  bad arguments, an output file that cannot be written, or --plot without
+     matplotlib: reported in one line before anything is measured"""
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m suite",
-        description="Cython text-CNN kernels: check and benchmark every registered variant.")
+        description="Cython text-CNN kernels: check and benchmark every registered variant.",
+        epilog=EXIT_STATUS, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     run = commands.add_parser(
         "run", help="check every variant against the references, then time it",
         description="Check each selected variant against scipy.signal / NumPy, then time it "
                     "with correlate2d (and PyTorch when installed) on one thread; print a "
-                    "table with GFLOP/s, % of this machine's GEMM peak and speedups.")
+                    "table with GFLOP/s, % of this machine's GEMM peak and speedups.",
+        epilog=EXIT_STATUS, formatter_class=argparse.RawDescriptionHelpFormatter)
     variant_names = sorted(set(FEATURE_MAP) | set(CONV_POOL) | set(POOL))
     workloads = list(WORKLOADS) + [INTENT.name]
     run.add_argument("--workload", action="append", choices=workloads, metavar="NAME",
@@ -40,15 +49,44 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _unwritable(path: str) -> Optional[str]:
+    """Why ``path`` cannot be written, or None: tried by opening it, before any work.
+
+    The file is opened for appending, so an existing file is left as it is; one that
+    did not exist is removed again.
+    """
+    if os.path.isdir(path):
+        return "is a directory"
+    existed = os.path.exists(path)
+    try:
+        with open(path, "a"):
+            pass
+    except OSError as error:
+        return error.strerror or str(error)
+    if not existed:
+        os.remove(path)
+    return None
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     """Entry point of ``python -m suite`` and ``textcnn-suite``; returns the exit status.
 
-    Exits with 2 and a usage message on bad arguments, 1 when a variant FAILED its check.
+    Returns 0 when every selected variant passed its check, 1 when one FAILED it.  Bad
+    arguments, an output file that cannot be written and ``--plot`` without matplotlib
+    exit with 2 and a one-line message, before anything is measured.
     """
     parser = _parser()
     args = parser.parse_args(argv)
+    for option, path in (("--json", args.json), ("--plot", args.plot)):
+        reason = path is not None and _unwritable(path)
+        if reason:
+            print(f"{parser.prog}: error: {option}: cannot write {path!r}: {reason}",
+                  file=sys.stderr)
+            return 2
     if args.plot and importlib.util.find_spec("matplotlib") is None:
-        parser.error("--plot needs matplotlib (pip install 'textcnn-suite[plot]')")
+        print(f"{parser.prog}: error: --plot needs matplotlib "
+              "(pip install 'textcnn-suite[plot]')", file=sys.stderr)
+        return 2
     from suite import report
 
     selection = {}

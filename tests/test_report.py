@@ -118,3 +118,30 @@ def test_bad_arguments_give_a_usage_error(args):
     assert done.returncode == 2
     assert "usage:" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("option", ["--json", "--plot"])
+@pytest.mark.parametrize("where", ["missing directory", "a directory", "under a file"])
+def test_an_unwritable_output_fails_before_any_measurement(tmp_path, option, where):
+    # (Not a read-only file: CI runs as root, who may write one.)
+    (tmp_path / "plain").write_text("kept")
+    path = {"missing directory": tmp_path / "no" / "such" / "r.out",
+            "a directory": tmp_path,
+            "under a file": tmp_path / "plain" / "r.out"}[where]
+    done = _suite("run", "--quick", "--no-progress", "--workload", "intent", option,
+                  str(path), timeout=60)
+    assert done.returncode == 2, done.stdout + done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"python -m suite: error: {option}: "
+                                                   f"cannot write '{path}'"), done.stderr
+    assert done.stdout == ""                # nothing measured, nothing printed
+    assert (tmp_path / "plain").read_text() == "kept"
+
+
+def test_a_new_output_file_is_not_left_behind_by_the_check(tmp_path):
+    from suite.__main__ import _unwritable
+
+    path = tmp_path / "r.json"
+    assert _unwritable(str(path)) is None and not path.exists()
+    path.write_text("old")
+    assert _unwritable(str(path)) is None and path.read_text() == "old"
