@@ -5,15 +5,18 @@ filters plus a bias; ``pool`` pools each map over its positions; ``conv_pool`` d
 with an activation in between, without holding the feature maps of a batch in memory.
 Each comes in several registered variants (``variants()``), all tested against the
 scipy.signal / NumPy references in ``suite.reference``.  ``TextCNN`` runs the whole
-sentence classifier the kernels come from, in compiled code.
+sentence classifier the kernels come from, in compiled code; ``TextCNN.load`` rejects a
+file that ``TextCNN.save`` could not have written with a ``ModelFileError``.
 """
 import importlib
 
 from suite._api import conv_pool, feature_map, pool
 from suite.model import TextCNN
+from suite.modelfile import ModelFileError
 from suite.registry import variants
 
-__all__ = ["feature_map", "pool", "conv_pool", "variants", "TextCNN", "reference"]
+__all__ = ["feature_map", "pool", "conv_pool", "variants", "TextCNN", "ModelFileError",
+           "reference"]
 __version__ = "0.1.0"
 
 

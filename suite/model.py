@@ -16,6 +16,7 @@ from typing import Optional, Tuple
 import numpy as np
 
 from suite import _arguments, _conv, _model
+from suite.modelfile import read_model, write_model
 from suite.registry import ACTIVATIONS
 
 __all__ = ["TextCNN", "positional_encoding", "pack_filters"]
@@ -396,27 +397,52 @@ class TextCNN:
     # -- files -----------------------------------------------------------------------
 
     def save(self, path) -> None:
-        """Write the model to one ``.npz`` file (no pickled objects)."""
-        arrays = {f"embedding_{i}": t for i, t in enumerate(self.embeddings)}
-        for j, (w, b) in enumerate(self.filters):
-            arrays[f"filter_weights_{j}"], arrays[f"filter_bias_{j}"] = w, b
-        arrays["classifier_weights"], arrays["classifier_bias"] = self.classifier
-        np.savez(path, columns=np.array(self.columns, np.int64),
-                 positional=np.array(self.positional), activation=np.array(self.activation),
-                 **arrays)
+        """Write the model to one ``.npz`` file, format ``suite.modelfile.FORMAT_VERSION``.
+
+        Parameters
+        ----------
+        path : str, os.PathLike or binary file object
+            Where to write; ``.npz`` is appended to a name without it (as
+            :func:`numpy.savez` does).  The members are described in
+            :mod:`suite.modelfile`; no pickled objects.
+
+        Raises
+        ------
+        TypeError
+            On a ``path`` of another type.
+        """
+        write_model(path, self.embeddings, self.filters, self.classifier, columns=self.columns,
+                    positional=self.positional, activation=self.activation)
 
     @classmethod
     def load(cls, path) -> "TextCNN":
-        """A model written by :meth:`save`, read with ``allow_pickle=False``."""
-        with np.load(path, allow_pickle=False) as f:
-            def numbered(prefix):
-                return [f[f"{prefix}_{i}"] for i in range(sum(
-                    1 for key in f.files if key.startswith(prefix + "_")))]
-            return cls(numbered("embedding"),
-                       list(zip(numbered("filter_weights"), numbered("filter_bias"))),
-                       (f["classifier_weights"], f["classifier_bias"]),
-                       columns=[int(c) for c in f["columns"]],
-                       positional=bool(f["positional"]), activation=str(f["activation"]))
+        """A model written by :meth:`save`, every member validated before it is built.
+
+        Files written before the format had a version (no ``format_version`` member) load
+        with the same meaning.
+
+        Parameters
+        ----------
+        path : str, os.PathLike or binary file object
+            The file (a file object needs ``read``, ``seek`` and ``tell``).
+
+        Returns
+        -------
+        TextCNN
+
+        Raises
+        ------
+        suite.ModelFileError
+            On a file that is not a model :meth:`save` could have written, naming the file
+            and the member (see :func:`suite.modelfile.read_model`).
+        TypeError
+            On a ``path`` of another type.
+        FileNotFoundError
+            On a file that does not exist.
+        """
+        m = read_model(path)
+        return cls(m.embeddings, m.filters, m.classifier, columns=m.columns,
+                   positional=m.positional, activation=m.activation)
 
     def __repr__(self) -> str:
         banks = ", ".join(f"{c}x{h}" for c, h in zip(self._bank_channels, self._bank_h))
