@@ -16,7 +16,7 @@ from typing import Optional, Tuple
 import numpy as np
 
 from suite import _arguments, _conv, _model
-from suite.modelfile import read_model, write_model
+from suite.modelfile import MAX_COLUMN, read_model, write_model
 from suite.registry import ACTIVATIONS
 
 __all__ = ["TextCNN", "positional_encoding", "pack_filters"]
@@ -194,9 +194,9 @@ class TextCNN:
         if columns is None:
             columns = range(len(tables))
         columns = [_arguments.integer(f"columns[{i}]", c) for i, c in enumerate(columns)]
-        if len(columns) != len(tables) or min(columns) < 0:
-            raise ValueError(f"columns must give one non-negative id column per table "
-                             f"({len(tables)}), got {columns}")
+        if len(columns) != len(tables) or not 0 <= min(columns) <= max(columns) <= MAX_COLUMN:
+            raise ValueError(f"columns must give one id column per table ({len(tables)}), "
+                             f"each from 0 to {MAX_COLUMN}, got {columns}")
         if not isinstance(positional, (bool, np.bool_)):
             raise TypeError(f"positional must be a bool, got {type(positional).__name__} "
                             f"{positional!r}")

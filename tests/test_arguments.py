@@ -107,6 +107,8 @@ def test_model_options_are_checked():
         suite.TextCNN(*weights, columns=[0, .5, 1, 2])
     with pytest.raises(TypeError, match=r"columns\[0\] must be an integer, got bool"):
         suite.TextCNN(*weights, columns=[True, 0, 1, 2])
+    with pytest.raises(ValueError, match="each from 0 to 1023"):   # what a file may hold
+        suite.TextCNN(*weights, columns=[0, 0, 1, 1024])
     with pytest.raises(TypeError, match="positional must be a bool, got str 'False'"):
         suite.TextCNN(*weights, positional="False")
     assert suite.TextCNN(*weights, positional=np.False_).positional is False
