@@ -1,4 +1,8 @@
 """Every pooling kernel and every fused conv_pool variant against the NumPy reference."""
+import shutil
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -160,3 +164,30 @@ def test_conv_pool_threads(rng, variant):
         out = suite.conv_pool(x, w, b, activation="selu", method="kmax", k=2,
                               variant=variant, n_threads=n_threads)
         reference.assert_close(out, expected, "float64")
+
+
+@pytest.mark.gate
+@pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind is not installed")
+@pytest.mark.parametrize("order", ["ascending", "random"])
+def test_kmax_work_grows_as_n_log_k(tmp_path, order):
+    # Counted, not timed: the instructions of one k-max call on a long map with a large
+    # k.  A scan that keeps the best k sorted by insertion executes about n k / 2 moves on
+    # the ascending row (some 10**9 instructions here); the selection stays far below a
+    # budget of 100 instructions per position and level of the heap.
+    n, k = 40000, 20000
+    out = tmp_path / "callgrind.out"
+    script = (
+        "import numpy as np, suite\n"
+        "from suite._callgrind import counted\n"
+        f"row = np.arange({n}.0) if {order!r} == 'ascending' else "
+        f"np.random.default_rng(0).standard_normal({n})\n"
+        "fmap = row.reshape(1, 1, 1, -1)\n"
+        f"suite.pool(fmap, 'kmax', k={k})\n"
+        f"counted(lambda: suite.pool(fmap, 'kmax', k={k}))\n")
+    subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
+                    "--toggle-collect=textcnn_suite_counted_region", sys.executable, "-c",
+                    script], check=True, capture_output=True, timeout=600)
+    totals = [line for line in out.read_text().splitlines()
+              if line.startswith(("summary:", "totals:"))]
+    instructions = int(totals[-1].split()[1])
+    assert 0 < instructions < 100 * n * np.log2(k), instructions
