@@ -95,6 +95,85 @@ def test_kmax_long_rows_and_large_k(rng, dtype, k):
         expected[0])
 
 
+def _select_descending(a, r):
+    """``select_descending`` of ``pyx/suite/_pool.pyx``, step for step: False when it
+    gives up (its partitions went deeper than 2 log2(m)) and k-max takes the heap."""
+    m = len(a)
+    lo, hi, depth = 0, m - 1, 2
+    while (1 << depth) < m and depth < 62:
+        depth += 1
+    depth *= 2
+    while hi > lo:
+        if depth == 0:
+            return False
+        depth -= 1
+        mid = lo + (hi - lo) // 2
+        x, y, z = a[lo], a[mid], a[hi]
+        if x < y:
+            x, y = y, x
+        if y < z:
+            y = z if x > z else x
+        pivot = y
+        i, j = lo, hi
+        while i <= j:
+            while a[i] > pivot:
+                i += 1
+            while a[j] < pivot:
+                j -= 1
+            if i <= j:
+                a[i], a[j] = a[j], a[i]
+                i, j = i + 1, j - 1
+        if r <= j:
+            hi = j
+        elif r >= i:
+            lo = i
+        else:
+            break
+    return True
+
+
+def _quickselect_killer(n, r):
+    """A row on which the quickselect degenerates: McIlroy's adversary (1999), which
+    decides each value only when a comparison needs it, against ``_select_descending``."""
+    gas = n
+    values = [gas] * n
+    solid = [0, None]          # values frozen so far, the current pivot candidate
+
+    def compare(x, y):
+        if values[x] == gas and values[y] == gas:
+            values[x if x == solid[1] else y] = solid[0]
+            solid[0] += 1
+        if values[x] == gas:
+            solid[1] = x
+        elif values[y] == gas:
+            solid[1] = y
+        return values[x] - values[y]
+
+    class Item:
+        def __init__(self, i):
+            self.i = i
+
+        def __lt__(self, other):
+            return compare(self.i, other.i) < 0
+
+        def __gt__(self, other):
+            return compare(self.i, other.i) > 0
+
+    _select_descending([Item(i) for i in range(n)], r)
+    return np.array(values, dtype=np.float64)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_kmax_when_the_quickselect_degenerates(dtype):
+    # The heap takes over: same result, O(n log k) still.
+    n, k = 2000, 700
+    row = _quickselect_killer(n, k - 1)
+    assert not _select_descending(list(row), k - 1)     # the kernel gives up on it too
+    fmap = row.astype(dtype).reshape(1, 1, 40, 50)
+    np.testing.assert_array_equal(suite.pool(fmap, "kmax", k=k),
+                                  reference.pool(fmap, "kmax", k=k))
+
+
 def test_chunk_max_splits_as_array_split():
     fmap = np.arange(7.0)[None, :, None]
     np.testing.assert_array_equal(suite.pool(fmap, "chunk_max", chunks=3), [[2.0, 4.0, 6.0]])
@@ -168,20 +247,23 @@ def test_conv_pool_threads(rng, variant):
 
 @pytest.mark.gate
 @pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind is not installed")
-@pytest.mark.parametrize("order", ["ascending", "random"])
+@pytest.mark.parametrize("order", ["ascending", "random", "degenerate"])
 def test_kmax_work_grows_as_n_log_k(tmp_path, order):
     # Counted, not timed: the instructions of one k-max call on a long map with a large
     # k.  A scan that keeps the best k sorted by insertion executes about n k / 2 moves on
     # the ascending row (some 10**9 instructions here); the selection stays far below a
-    # budget of 100 instructions per position and level of the heap.
+    # budget of 100 instructions per position and level of the heap, also on a row that
+    # makes the quickselect give up.
     n, k = 40000, 20000
+    row = {"ascending": lambda: np.arange(n, dtype=np.float64),
+           "random": lambda: np.random.default_rng(0).standard_normal(n),
+           "degenerate": lambda: _quickselect_killer(n, k - 1)}[order]()
+    np.save(tmp_path / "row.npy", row)
     out = tmp_path / "callgrind.out"
     script = (
         "import numpy as np, suite\n"
         "from suite._callgrind import counted\n"
-        f"row = np.arange({n}.0) if {order!r} == 'ascending' else "
-        f"np.random.default_rng(0).standard_normal({n})\n"
-        "fmap = row.reshape(1, 1, 1, -1)\n"
+        f"fmap = np.load({str(tmp_path / 'row.npy')!r}).reshape(1, 1, 1, -1)\n"
         f"suite.pool(fmap, 'kmax', k={k})\n"
         f"counted(lambda: suite.pool(fmap, 'kmax', k={k}))\n")
     subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",

@@ -105,21 +105,51 @@ cdef inline void sift_down(floating* value, Py_ssize_t* position, Py_ssize_t siz
 
 
 cdef enum:
-    # Up to this k a heap of the k best selects them: about n comparisons when few values
-    # enter, and the k positions are sorted back into order by insertion.  Above it a
-    # quickselect on a copy of the row finds the k-th value in O(n) expected time.
-    KMAX_HEAP = 32
+    # Up to this k the scan keeps the k best sorted by insertion: about n comparisons
+    # when few values enter, at most k moves when one does, and no set-up (maps of a
+    # sentence are a few dozen positions).  Above it a quickselect on a copy of the row
+    # finds the k-th value in O(n) expected time.
+    KMAX_INSERTION = 16
+
+
+cdef void insertion_kmax(const floating* v, Py_ssize_t n, Py_ssize_t k, floating* dst,
+                         Py_ssize_t* work) noexcept nogil:
+    # ``work`` holds k positions kept sorted by rank while the row is scanned once.
+    cdef Py_ssize_t pos, slot, q, kept = 0, tmp
+    cdef floating x
+    for pos in range(n):
+        x = v[pos]
+        if kept == k:
+            if not outranks(x, v[work[k - 1]]):
+                continue
+            slot = k - 1
+        else:
+            slot = kept
+            kept += 1
+        while slot > 0 and outranks(x, v[work[slot - 1]]):
+            work[slot] = work[slot - 1]
+            slot -= 1
+        work[slot] = pos
+    for q in range(1, k):  # back to position order
+        tmp = work[q]
+        slot = q
+        while slot > 0 and work[slot - 1] > tmp:
+            work[slot] = work[slot - 1]
+            slot -= 1
+        work[slot] = tmp
+    for q in range(k):
+        dst[q] = v[work[q]]
 
 
 cdef void heap_kmax(const floating* v, Py_ssize_t n, Py_ssize_t k, floating* dst,
-                    Py_ssize_t* work, bint scan) noexcept nogil:
+                    Py_ssize_t* work) noexcept nogil:
     # ``dst`` and ``work`` hold a heap of the k best values so far and their positions,
     # the lowest-ranked at the root; a later value enters only when it outranks the root,
-    # so a row costs O(n log k) comparisons at worst (an ascending row).  The k kept are
-    # then put back in position order: by insertion when k is small, else by a pass over
-    # the row that writes every value ranking at or above the root.
-    cdef Py_ssize_t pos, q, slot, last
-    cdef floating threshold, x
+    # so a row costs O(n log k) comparisons whatever its order.  The k kept are then
+    # exactly the values that rank at or above the root: a pass over the row writes them
+    # out in position order.
+    cdef Py_ssize_t pos, q, last
+    cdef floating threshold
     for q in range(k):
         dst[q], work[q] = v[q], q
     for q in range(k // 2 - 1, -1, -1):
@@ -127,23 +157,12 @@ cdef void heap_kmax(const floating* v, Py_ssize_t n, Py_ssize_t k, floating* dst
     for pos in range(k, n):
         if outranks(v[pos], dst[0]):
             sift_down(dst, work, k, 0, v[pos], pos)
-    if scan:
-        threshold, last = dst[0], work[0]
-        q = 0
-        for pos in range(n):
-            if pos == last or below(threshold, last, v[pos], pos):
-                dst[q] = v[pos]
-                q += 1
-        return
-    for q in range(1, k):
-        pos = work[q]
-        slot = q
-        while slot > 0 and work[slot - 1] > pos:
-            work[slot] = work[slot - 1]
-            slot -= 1
-        work[slot] = pos
-    for q in range(k):
-        dst[q] = v[work[q]]
+    threshold, last = dst[0], work[0]
+    q = 0
+    for pos in range(n):
+        if pos == last or below(threshold, last, v[pos], pos):
+            dst[q] = v[pos]
+            q += 1
 
 
 cdef bint select_descending(floating* a, Py_ssize_t m, Py_ssize_t r,
@@ -193,18 +212,18 @@ cdef void kmax_row(const floating* v, Py_ssize_t n, Py_ssize_t k, floating* dst,
     """The k highest-ranked values of the row, in their original order (``1 <= k <= n``).
 
     ``work`` has room for n positions (or n values: a position is at least as wide).
-    For k up to ``KMAX_HEAP`` a heap selects them; above it a quickselect finds the k-th
-    value T on a copy of the row, and one pass in position order writes every NaN, every
-    value above T and, earliest first, as many values equal to T as complete the k.
-    O(n) expected and, through the heap when the quickselect degenerates, O(n log k)
-    at worst.
+    For k up to ``KMAX_INSERTION`` a scan keeps the best k sorted (at most k moves per
+    value, so O(n) for these k); above it a quickselect finds the k-th value T on a copy
+    of the row, and one pass in position order writes every NaN, every value above T
+    and, earliest first, as many values equal to T as complete the k.  O(n) expected
+    and, through a heap when the quickselect degenerates, O(n log k) at worst.
     """
     cdef floating* copy = <floating*>work
     cdef Py_ssize_t pos, q = 0, nans = 0, m = 0, equal
     cdef bint tie
     cdef floating x, threshold
-    if k <= KMAX_HEAP:
-        heap_kmax(v, n, k, dst, work, False)
+    if k <= KMAX_INSERTION:
+        insertion_kmax(v, n, k, dst, work)
         return
     for pos in range(n):
         x = v[pos]
@@ -220,7 +239,7 @@ cdef void kmax_row(const floating* v, Py_ssize_t n, Py_ssize_t k, floating* dst,
                 q += 1
         return
     if not select_descending(copy, m, k - nans - 1, &threshold):
-        heap_kmax(v, n, k, dst, work, True)
+        heap_kmax(v, n, k, dst, work)
         return
     equal = k - nans
     for pos in range(n):
