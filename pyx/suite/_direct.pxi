@@ -8,10 +8,11 @@
 # and 4 filter values for 12 vector multiply-adds.  The input is read in place (no
 # im2col copy) and the output is written once, bias included.
 #
-# The vectors are those of _vectors.pxi.  Every output's sum runs tap by tap from zero, the
-# bias added last, in the reference's order (the vector accumulators are one chain per
-# output lane, and rows narrower than a vector keep a volatile accumulator), so an
-# intermediate overflow gives inf exactly where correlate2d does; NaN and inf go through.
+# The vectors are those of _vectors.pxi.  On rows of at least a vector of outputs every
+# sum runs tap by tap from zero, the bias added last, in the reference's order (each
+# output lane is one chain of multiply-adds), so a partial sum that overflows gives inf
+# exactly where correlate2d does.  Narrower rows (row_scalar) let the compiler
+# reassociate.  NaN and inf go through everywhere.
 
 
 cdef inline void tile_4x3(vec zero, const floating** wr, Py_ssize_t h, Py_ssize_t wd,
@@ -104,14 +105,13 @@ cdef inline void row_scalar(const floating** wr, Py_ssize_t h, Py_ssize_t wd,
                             Py_ssize_t ldo) noexcept nogil:
     """One output row of ``cn`` channels, element by element: rows narrower than a vector.
 
-    ``acc`` is volatile: this module is compiled with ``-fassociative-math``, which would
-    let the compiler vectorise the sum over a filter row by splitting it into lanes, and
-    then a sum whose partial sums overflow could differ from the reference's (finite
-    against inf).  Volatile keeps the reference's order, tap by tap; these rows are too
-    narrow for the order to cost anything that matters.
+    The one path of this kernel whose sums are not in the reference's order: the
+    module's ``-fassociative-math`` lets the compiler split each sum over a filter row
+    into vector lanes, which is what makes a full-width filter (one output per row) fast
+    here.
     """
     cdef Py_ssize_t u, j, a, b
-    cdef volatile floating acc
+    cdef floating acc
     for u in range(cn):
         for j in range(p):
             acc = 0
