@@ -7,7 +7,6 @@ integer (never a bool, a float, a string or an array, not even a 0-d one), with 
 """
 from __future__ import annotations
 
-import numbers
 from typing import Optional
 
 import numpy as np
@@ -50,8 +49,9 @@ def integer(name: str, value) -> int:
     ...
     TypeError: k must be an integer, got float 2.0
     """
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Integral,
-                                                                       np.integer)):
+    if type(value) is int:     # the common case, first: this runs on every call
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
     return int(value)
 
