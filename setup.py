@@ -26,8 +26,13 @@ from Cython.Build import cythonize
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
-MODULES = ["_conv", "_pool", "_fused", "_model", "_callgrind", "_kernels", "_kernels_avx2",
-           "_kernels_avx512"]
+MODULES = ["_runtime", "_conv", "_pool", "_conv_pool", "_model", "_callgrind", "_kernels",
+           "_kernels_avx2", "_kernels_avx512"]
+# Tempita templates (Cython.Tempita, shipped with Cython), rendered beside themselves
+# before cythonize: the specialisations of the kernels (one function per dtype and tile
+# shape) are generated from the lists at the top of each.  The rendered files are build
+# outputs (git-ignored; the sdist carries the templates).
+TEMPLATES = ["_tiles.pxi.tp", "_direct.pxi.tp", "_packed.pxi.tp", "_simd.h.tp"]
 
 # The Cython tiles kernel's sums are vectorised reductions: the compiler may reassociate
 # them only with these flags.  Not -ffinite-math-only (nor -ffast-math, which implies it):
@@ -40,8 +45,8 @@ REDUCTION_FLAGS = ["-fno-math-errno", "-fno-trapping-math", "-fassociative-math"
 # kernel of the AVX2 and AVX-512 builds compile to the same code without it.
 AVX2_FLAGS = ["-mavx2", "-mfma", "-fno-predictive-commoning"]
 # Per-module flags.  _kernels_avx2 and _kernels_avx512 are the same kernels as _kernels
-# compiled for AVX2+FMA and for AVX-512; suite._conv imports the widest the CPU runs, so
-# the build stays portable.  The direct kernel's vectors are explicit (64 bytes with
+# compiled for AVX2+FMA and for AVX-512; suite._runtime imports the widest the CPU runs,
+# so the build stays portable.  The direct kernel's vectors are explicit (64 bytes with
 # AVX-512); what the compiler vectorises, the tiles' reductions, stays at 256 bits, which
 # ran 1.0-1.7x faster than 512 on the text-CNN shapes: 12 accumulators of 64 bytes ask
 # more of L2 than it delivers.
@@ -83,6 +88,28 @@ def write_version_module():
                 f"git_revision = {revision!r}\n"
                 "# Whether tracked files differed from that commit when it was built.\n"
                 f"dirty = {dirty!r}\n")
+
+
+def render_templates():
+    """Render ``TEMPLATES`` to the files they name without ``.tp``, when the text changed.
+
+    A file left as it was keeps its time stamp, so cythonize and ccache see no change.
+    """
+    from Cython import Tempita
+
+    for name in TEMPLATES:
+        template = os.path.join(ROOT, "pyx", "suite", name)
+        target = template[: -len(".tp")]
+        with open(template) as f:
+            text = Tempita.sub(f.read())
+        note = f"Rendered by setup.py from {name}: edit the template, not this file."
+        text = (f"/* {note} */\n" if target.endswith(".h") else f"# {note}\n") + text
+        if os.path.exists(target):
+            with open(target) as f:
+                if f.read() == text:
+                    continue
+        with open(target, "w") as f:
+            f.write(text)
 
 
 def _flag(name):
@@ -150,6 +177,7 @@ extensions = [
 ]
 
 write_version_module()
+render_templates()
 setup(
     ext_modules=cythonize(extensions, include_path=["pyx"], compiler_directives=directives),
     cmdclass={"build_ext": BuildExt},

@@ -19,11 +19,5 @@ class Core(enum.IntEnum):
     BLAS = 4
     DIRECT = 5
 
-#: The build of the Cython kernels in use: ``"avx512"``, ``"avx2+fma"`` or ``"baseline"``.
-ISA: str
-#: The width of the direct kernel's vectors in that build, in bytes: 64, 32 or 16.
-VECTOR_BYTES: int
-
-def omp_max_threads() -> int: ...
 def feature_map(x: _Array, w: _Array, bias: _Array, out: _Array, core: Core,
                 n_threads: int) -> int: ...

@@ -1,6 +1,6 @@
 """Type stubs for the Cython kernels compiled for the baseline instruction set (``pyx/suite/_kernels.pyx``).
 
-The module has no Python-level functions: ``suite._conv`` takes its kernels from ``KERNELS``.
+The module has no Python-level functions: ``suite._runtime`` takes its kernels from ``KERNELS``.
 """
 from typing import Any
 

@@ -1,6 +1,6 @@
 """Type stubs for the Cython kernels compiled with AVX2 and FMA (``pyx/suite/_kernels_avx2.pyx``).
 
-The module has no Python-level functions: ``suite._conv`` takes its kernels from ``KERNELS``.
+The module has no Python-level functions: ``suite._runtime`` takes its kernels from ``KERNELS``.
 """
 from typing import Any
 

@@ -1,6 +1,6 @@
 """Type stubs for the Cython kernels compiled with AVX-512F and AVX-512VL (``pyx/suite/_kernels_avx512.pyx``).
 
-The module has no Python-level functions: ``suite._conv`` takes its kernels from ``KERNELS``.
+The module has no Python-level functions: ``suite._runtime`` takes its kernels from ``KERNELS``.
 """
 from typing import Any
 

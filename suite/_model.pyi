@@ -4,7 +4,7 @@ from typing import Optional, Tuple, Union
 import numpy as np
 import numpy.typing as npt
 
-from suite._fused import Activation
+from suite._conv_pool import Activation
 
 _Array = npt.NDArray[np.floating]
 _Index = npt.NDArray[np.intp]

@@ -15,7 +15,7 @@ from typing import Optional, Tuple
 
 import numpy as np
 
-from suite import _arguments, _conv, _model
+from suite import _arguments, _model, _runtime
 from suite.modelfile import MAX_COLUMN, read_model, write_model
 from suite.registry import ACTIVATIONS
 
@@ -43,7 +43,7 @@ def pack_filters(weights: np.ndarray, lanes: int) -> np.ndarray:
     weights : ndarray, shape (channels, h, d)
         One bank.
     lanes : int
-        Values per vector in the kernels' build: ``suite._conv.VECTOR_BYTES`` over the
+        Values per vector in the kernels' build: ``suite._runtime.VECTOR_BYTES`` over the
         item size.
 
     Returns
@@ -229,7 +229,7 @@ class TextCNN:
             [[0], np.cumsum(self._bank_channels * self._bank_h * d)[:-1]]).astype(np.intp)
         self._bias = np.concatenate([b.astype(self.dtype).ravel() for _, b in banks])
         # The kernel's copy: each bank packed along the channels for this CPU's vectors.
-        lanes = _conv.VECTOR_BYTES // self.dtype.itemsize
+        lanes = _runtime.VECTOR_BYTES // self.dtype.itemsize
         packed = [pack_filters(w.astype(self.dtype), lanes) for w, _ in banks]
         self._packed = np.concatenate(packed)
         # Each bank's maps are rows of whole vectors: the last vector stores past it.

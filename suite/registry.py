@@ -14,9 +14,9 @@ from typing import Callable, Dict, Optional, Tuple
 
 import numpy as np
 
-from suite import _conv, _fused, _pool
+from suite import _conv, _conv_pool, _pool, _runtime
 from suite._conv import Core
-from suite._fused import Activation
+from suite._conv_pool import Activation
 from suite._pool import Method
 
 __all__ = ["Variant", "FEATURE_MAP", "POOL", "CONV_POOL", "ACTIVATIONS", "DTYPES",
@@ -96,7 +96,7 @@ def effective_threads(n_threads: Optional[int] = None) -> int:
     >>> effective_threads(3)
     3
     """
-    return _conv.omp_max_threads() if n_threads is None else n_threads
+    return _runtime.omp_max_threads() if n_threads is None else n_threads
 
 
 def _by_dtype(kernel):
@@ -109,7 +109,7 @@ def _by_dtype(kernel):
 
 
 _FEATURE_MAP = _by_dtype(_conv.feature_map)
-_CONV_POOL = _by_dtype(_fused.conv_pool)
+_CONV_POOL = _by_dtype(_conv_pool.conv_pool)
 _POOL = _by_dtype(_pool.pool)
 
 

@@ -13,7 +13,7 @@ import pytest
 from threadpoolctl import threadpool_limits
 
 import suite
-from suite import _conv, reference, registry
+from suite import _runtime, reference, registry
 from suite.registry import CONV_POOL, FEATURE_MAP
 from assertions import assert_feature_maps_close
 
@@ -40,10 +40,10 @@ def _recording(monkeypatch, table, name):
 
 
 def test_effective_threads_is_openmp_limit():
-    assert registry.effective_threads() == _conv.omp_max_threads() >= 1
+    assert registry.effective_threads() == _runtime.omp_max_threads() >= 1
     assert registry.effective_threads(3) == 3
     with threadpool_limits(1, user_api="openmp"):
-        assert _conv.omp_max_threads() == 1
+        assert _runtime.omp_max_threads() == 1
         assert registry.effective_threads() == 1
 
 
@@ -110,15 +110,15 @@ NARROWER_BUILDS = {"baseline": {"SUITE_NO_AVX2": "1"}, "avx2+fma": {"SUITE_NO_AV
 @pytest.mark.parametrize("isa", list(NARROWER_BUILDS))
 @pytest.mark.parametrize("variant", ["tiles", "simd", "direct"])
 def test_narrower_builds(variant, isa):
-    import suite._conv
-    if isa == "avx2+fma" and not suite._conv._has_avx2_fma():
+    import suite._runtime
+    if isa == "avx2+fma" and not suite._runtime._has_avx2_fma():
         pytest.skip("this CPU has no AVX2+FMA: the avx2+fma build cannot run here")
     # Text-CNN shapes, narrow filters, and small 2-D filters over rows of several vectors
     # with a channel block and a row of vectors left over (the direct kernel's paths).
     script = f"""if True:
-        import numpy as np, suite, suite._conv
+        import numpy as np, suite, suite._runtime
         from suite import reference
-        assert suite._conv.ISA == "{isa}", suite._conv.ISA
+        assert suite._runtime.ISA == "{isa}", suite._runtime.ISA
         rng = np.random.default_rng(5)
         for dtype, tol in (("float64", 1e-10), ("float32", 1e-4)):
             for shape in ((3, 20, 50, 7, 3, 50), (2, 9, 12, 5, 2, 7), (1, 8, 10, 3, 3, 10),
@@ -142,12 +142,12 @@ def test_narrower_builds(variant, isa):
 @pytest.mark.parametrize("isa", list(NARROWER_BUILDS))
 def test_model_on_narrower_builds(isa):
     # suite.TextCNN packs its weights for the vectors of the build in use.
-    import suite._conv
-    if isa == "avx2+fma" and not suite._conv._has_avx2_fma():
+    import suite._runtime
+    if isa == "avx2+fma" and not suite._runtime._has_avx2_fma():
         pytest.skip("this CPU has no AVX2+FMA: the avx2+fma build cannot run here")
     env = dict(os.environ, PYTHONPATH=ROOT, **NARROWER_BUILDS[isa])
     done = subprocess.run(
-        [sys.executable, "-c", "import suite._conv; print(suite._conv.ISA)"],
+        [sys.executable, "-c", "import suite._runtime; print(suite._runtime.ISA)"],
         env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.stdout.split() == [isa], done.stderr
     done = subprocess.run(

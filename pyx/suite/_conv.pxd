@@ -26,7 +26,7 @@ cdef struct Task:
 
 cpdef enum Core:
     # The serial feature-map cores.  suite._conv runs them on their own or over OpenMP
-    # tasks, suite._fused runs them into per-thread tiles, and suite.registry names the
+    # tasks, suite._conv_pool runs them into per-thread tiles, and suite.registry names the
     # core of each variant: a new core is an entry here, a case in `fmap_core` and one
     # registration.
     LOOPS = 0

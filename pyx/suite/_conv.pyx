@@ -5,79 +5,16 @@ named by the ``Core`` enum of ``_conv.pxd``.  The one ``def`` wrapper, ``feature
 takes C-contiguous typed memoryviews (the Python layer in ``suite._api`` normalises
 inputs) and runs a core with the GIL released, on one thread or over OpenMP tasks.
 """
-import importlib
-import os
-
-from cpython.pycapsule cimport PyCapsule_GetPointer
 from cython cimport floating
 from cython.parallel cimport prange, threadid
 from libc.stdlib cimport calloc, free, malloc
 
 from suite._blas cimport gemm_nt
-from suite._kernels_api cimport KERNELS_CAPSULE, Kernels
+from suite._kernels_api cimport Kernels, kernel_f32_t, kernel_f64_t
+from suite._runtime cimport kernel_table
 
-cdef extern from "_cpu.h":
-    int suite_cpu_has_avx2_fma()
-    int suite_cpu_has_avx512()
-
-cdef extern from *:
-    """
-    #ifdef _OPENMP
-    #include <omp.h>
-    #define suite_omp_max_threads() omp_get_max_threads()
-    #else
-    #define suite_omp_max_threads() 1
-    #endif
-    """
-    int suite_omp_max_threads() nogil
-
-cdef extern from "_windows.h" nogil:
-    void suite_windows_init(int avx2)
-    void suite_windows_f64(const double* w, Py_ssize_t channels, Py_ssize_t h, Py_ssize_t wd,
-                           const double* x, Py_ssize_t d, Py_ssize_t m, Py_ssize_t p,
-                           const double* bias, double* out, Py_ssize_t ldo)
-    void suite_windows_f32(const float* w, Py_ssize_t channels, Py_ssize_t h, Py_ssize_t wd,
-                           const float* x, Py_ssize_t d, Py_ssize_t m, Py_ssize_t p,
-                           const float* bias, float* out, Py_ssize_t ldo)
-
-
-def _switched_off(name):
-    return os.environ.get(name, "") not in ("", "0")
-
-
-def _has_avx2_fma():
-    """Whether the kernels may use AVX2+FMA: the CPU has both and ``SUITE_NO_AVX2`` is unset."""
-    return bool(suite_cpu_has_avx2_fma()) and not _switched_off("SUITE_NO_AVX2")
-
-
-def _has_avx512():
-    """Whether the Cython kernels may use AVX-512F/VL: as ``_has_avx2_fma``, and the CPU
-    and the operating system run them and ``SUITE_NO_AVX512`` is unset."""
-    return (_has_avx2_fma() and bool(suite_cpu_has_avx512())
-            and not _switched_off("SUITE_NO_AVX512"))
-
-
-def _kernels_module(avx2, avx512):
-    """The build of the Cython kernels this CPU runs, and its instruction set."""
-    builds = [("suite._kernels_avx512", "avx512")] if avx512 else []
-    builds += [("suite._kernels_avx2", "avx2+fma")] if avx2 else []
-    for name, isa in builds:
-        try:
-            return importlib.import_module(name), isa
-        except ImportError:  # not built (not x86-64): a narrower build serves
-            pass
-    return importlib.import_module("suite._kernels"), "baseline"
-
-
-# The CPU is asked once, here, at import; the kernels only read the answer.
-cdef Kernels kernels
-_avx2 = _has_avx2_fma()
-suite_windows_init(_avx2)
-_module, ISA = _kernels_module(_avx2, _has_avx512())
-kernels = (<Kernels*>PyCapsule_GetPointer(_module.KERNELS, KERNELS_CAPSULE))[0]
-#: Bytes per vector of the direct kernel in the build in use (16, 32 or 64).
-VECTOR_BYTES = _module.VECTOR_BYTES
-del _module, _avx2
+# The table of the build suite._runtime chose, copied once, at import.
+cdef Kernels kernels = kernel_table()[0]
 
 # Rows (sentences x words) per batch slice, the unit of work of the GEMMs, the OpenMP
 # tasks and the fused tiles: enough for BLAS to run near its peak and for tasks to
@@ -176,39 +113,30 @@ cdef void fmap_seed(Geometry g, const floating* x, const floating* w,
                     fmap += 1
 
 
-cdef void fmap_tiles(Geometry g, const floating* x, const floating* w,
+cdef void fmap_table(Core core, Geometry g, const floating* x, const floating* w,
                      const floating* bias, floating* out) noexcept nogil:
-    """Register-blocked tiles of 4 channels x 3 positions over the windows, in place.
+    """A kernel of the table (``tiles``, ``simd`` or ``direct``), one sentence at a time.
 
-    The Cython kernel of ``_tiles.pxi``, in the build chosen at import.  One sentence at
-    a time: its windows stay in L2 while every block of filters passes over them.
+    Each sentence's windows stay in L2 while every block of filters passes over them.
+    The kernels are those of the build chosen at import (``suite._runtime``): the Cython
+    register tiles of ``_tiles.pxi``, the C tiles of ``_simd.h``, and the direct
+    convolution of ``_direct.pxi`` for small 2-D filters.
     """
     cdef Py_ssize_t s
-    for s in range(g.batch):
-        if floating is double:
-            kernels.tiles_f64(w, g.channels, g.h, g.w, x + s * g.n * g.d, g.d, g.m, g.p,
-                              bias, out + s * g.out_batch_stride, g.m * g.p)
-        else:
-            kernels.tiles_f32(w, g.channels, g.h, g.w, x + s * g.n * g.d, g.d, g.m, g.p,
-                              bias, out + s * g.out_batch_stride, g.m * g.p)
-
-
-cdef void fmap_direct(Geometry g, const floating* x, const floating* w,
-                      const floating* bias, floating* out) noexcept nogil:
-    """Direct convolution, vectorised along the output positions (``_direct.pxi``).
-
-    The Cython kernel for small 2-D filters, in the build chosen at import: 4 channels
-    x 3 vectors of one output row in registers over all the taps, the input read in
-    place.
-    """
-    cdef Py_ssize_t s
-    for s in range(g.batch):
-        if floating is double:
-            kernels.direct_f64(w, g.channels, g.h, g.w, x + s * g.n * g.d, g.d, g.m, g.p,
-                               bias, out + s * g.out_batch_stride, g.m * g.p)
-        else:
-            kernels.direct_f32(w, g.channels, g.h, g.w, x + s * g.n * g.d, g.d, g.m, g.p,
-                               bias, out + s * g.out_batch_stride, g.m * g.p)
+    cdef kernel_f64_t f64
+    cdef kernel_f32_t f32
+    if floating is double:
+        f64 = (kernels.tiles_f64 if core == TILES else
+               kernels.simd_f64 if core == SIMD else kernels.direct_f64)
+        for s in range(g.batch):
+            f64(w, g.channels, g.h, g.w, x + s * g.n * g.d, g.d, g.m, g.p, bias,
+                out + s * g.out_batch_stride, g.m * g.p)
+    else:
+        f32 = (kernels.tiles_f32 if core == TILES else
+               kernels.simd_f32 if core == SIMD else kernels.direct_f32)
+        for s in range(g.batch):
+            f32(w, g.channels, g.h, g.w, x + s * g.n * g.d, g.d, g.m, g.p, bias,
+                out + s * g.out_batch_stride, g.m * g.p)
 
 
 cdef void packed_bank(const floating* packed, Py_ssize_t channels, Py_ssize_t ldo,
@@ -222,24 +150,6 @@ cdef void packed_bank(const floating* packed, Py_ssize_t channels, Py_ssize_t ld
         kernels.packed_f64(packed, channels, ldo, h, d, t, ldt, windows, out, next_bank)
     else:
         kernels.packed_f32(packed, channels, ldo, h, d, t, ldt, windows, out, next_bank)
-
-
-cdef void fmap_simd(Geometry g, const floating* x, const floating* w,
-                    const floating* bias, floating* out) noexcept nogil:
-    """The same tiles in C with GCC vector extensions (``_windows.h``).
-
-    Filter rows and window segments are dot products along contiguous memory, so no
-    copy and no BLAS call is needed, which is what small sentences (where a GEMM call's
-    fixed cost counts) want.
-    """
-    cdef Py_ssize_t s
-    for s in range(g.batch):
-        if floating is double:
-            suite_windows_f64(w, g.channels, g.h, g.w, x + s * g.n * g.d, g.d, g.m, g.p,
-                              bias, out + s * g.out_batch_stride, g.m * g.p)
-        else:
-            suite_windows_f32(w, g.channels, g.h, g.w, x + s * g.n * g.d, g.d, g.m, g.p,
-                              bias, out + s * g.out_batch_stride, g.m * g.p)
 
 
 cdef void fmap_blas(Geometry g, const floating* x, const floating* w,
@@ -340,27 +250,10 @@ cdef void fmap_core(Core core, Geometry g, const floating* x, const floating* w,
         fmap_loops(g, x, w, bias, out)
     elif core == SEED:
         fmap_seed(g, x, w, bias, out)
-    elif core == TILES:
-        fmap_tiles(g, x, w, bias, out)
-    elif core == SIMD:
-        fmap_simd(g, x, w, bias, out)
-    elif core == DIRECT:
-        fmap_direct(g, x, w, bias, out)
-    else:
+    elif core == BLAS:
         fmap_blas(g, x, w, bias, out, scratch)
-
-
-def omp_max_threads():
-    """OpenMP's current thread limit: what ``n_threads=None`` means, as in scikit-learn.
-
-    Returns
-    -------
-    int
-        ``omp_get_max_threads()`` of the calling thread, which honours
-        ``OMP_NUM_THREADS`` and ``threadpoolctl.threadpool_limits(user_api="openmp")``;
-        1 in a build without OpenMP.
-    """
-    return suite_omp_max_threads()
+    else:
+        fmap_table(core, g, x, w, bias, out)
 
 
 def feature_map(const floating[:, :, ::1] x, const floating[:, :, ::1] w,

@@ -1,4 +1,4 @@
-/* What the CPU can run, asked once when suite._conv is imported (never from a kernel, so
+/* What the CPU can run, asked once when suite._runtime is imported (never from a kernel, so
  * no OpenMP thread ever writes a shared flag).  GCC's and Clang's answers for AVX-512
  * include the operating system's: it must save the 512-bit registers (XCR0). */
 #ifndef SUITE_CPU_H

@@ -1,13 +1,24 @@
-# The Cython kernels that are compiled once per instruction set: the register tiles of
-# _tiles.pxi (vectorised by the C compiler along filter rows, for text-CNN filters), the
-# direct convolution of _direct.pxi (explicit vectors along output positions, for small
-# 2-D filters) and the packed-weight kernel of _packed.pxi (explicit vectors along the
-# channels, for suite.TextCNN).  Included by _kernels.pyx, _kernels_avx2.pyx and
-# _kernels_avx512.pyx, which differ only in the flags setup.py compiles them with.
+# The kernels that are compiled once per instruction set: the register tiles of
+# _tiles.pxi (Cython, vectorised by the C compiler along filter rows, for text-CNN
+# filters), the direct convolution of _direct.pxi (Cython, explicit vectors along output
+# positions, for small 2-D filters), the packed-weight kernel of _packed.pxi (Cython,
+# explicit vectors along the channels, for suite.TextCNN) and the C tiles of _simd.h,
+# the rival the Cython tiles are measured against.  The .pxi files and _simd.h are
+# rendered from Tempita templates by setup.py.  Included by _kernels.pyx,
+# _kernels_avx2.pyx and _kernels_avx512.pyx, which differ only in the flags setup.py
+# compiles them with; suite._runtime imports the widest build the CPU runs.
 from cpython.pycapsule cimport PyCapsule_New
 from cython cimport floating
 
 from suite._kernels_api cimport KERNELS_CAPSULE, Kernels
+
+cdef extern from "_simd.h" nogil:
+    void suite_simd_f64(const double* w, Py_ssize_t channels, Py_ssize_t h, Py_ssize_t wd,
+                        const double* x, Py_ssize_t d, Py_ssize_t m, Py_ssize_t p,
+                        const double* bias, double* out, Py_ssize_t ldo)
+    void suite_simd_f32(const float* w, Py_ssize_t channels, Py_ssize_t h, Py_ssize_t wd,
+                        const float* x, Py_ssize_t d, Py_ssize_t m, Py_ssize_t p,
+                        const float* bias, float* out, Py_ssize_t ldo)
 
 include "_vectors.pxi"
 include "_tiles.pxi"
@@ -17,13 +28,15 @@ include "_packed.pxi"
 cdef Kernels TABLE
 TABLE.tiles_f64 = tiles[double]
 TABLE.tiles_f32 = tiles[float]
-TABLE.direct_f64 = direct[double]
-TABLE.direct_f32 = direct[float]
-TABLE.packed_f64 = packed[double]
-TABLE.packed_f32 = packed[float]
+TABLE.simd_f64 = suite_simd_f64
+TABLE.simd_f32 = suite_simd_f32
+TABLE.direct_f64 = direct_f64
+TABLE.direct_f32 = direct_f32
+TABLE.packed_f64 = packed_f64
+TABLE.packed_f32 = packed_f32
 
-#: The kernels of this build, for suite._conv (a capsule of a ``Kernels`` table).
+#: The kernels of this build, for suite._runtime (a capsule of a ``Kernels`` table).
 KERNELS = PyCapsule_New(&TABLE, KERNELS_CAPSULE, NULL)
 
-#: The widest vector the direct kernel uses in this build, in bytes.
+#: The widest vector the explicit-vector kernels use in this build, in bytes.
 VECTOR_BYTES = SUITE_VECTOR_BYTES

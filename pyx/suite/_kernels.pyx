@@ -1,2 +1,2 @@
-"""The Cython kernels compiled for the baseline instruction set (see _kernels.pxi)."""
+"""The kernels compiled for the baseline instruction set (see _kernels.pxi)."""
 include "_kernels.pxi"

@@ -1,11 +1,11 @@
-# The Cython kernels compiled once per instruction set, as a table of function pointers.
-# The same source (_kernels.pxi) is built three times: suite._kernels for the baseline,
+# The kernels compiled once per instruction set, as a table of function pointers.  The
+# same source (_kernels.pxi) is built three times: suite._kernels for the baseline,
 # suite._kernels_avx2 with AVX2 and FMA, suite._kernels_avx512 with AVX-512F/VL.  Each
-# module publishes its table in a capsule named KERNELS_CAPSULE, and suite._conv takes
-# the table of the build the CPU runs, once, at import.
+# module publishes its table in a capsule named KERNELS_CAPSULE, and suite._runtime takes
+# the table of the build the CPU runs, once, at import: the one dispatch of every kernel.
 
-# tiles(w, channels, h, wd, x, d, m, p, bias, out, ldo) and direct(...) of the same
-# arguments: out[c * ldo + i * p + j] = bias[c] + correlate2d(x, w[c], "valid")[i, j].
+# tiles(w, channels, h, wd, x, d, m, p, bias, out, ldo), and simd(...) and direct(...) of
+# the same arguments: out[c * ldo + i * p + j] = bias[c] + correlate2d(x, w[c])[i, j].
 ctypedef void (*kernel_f64_t)(const double* w, Py_ssize_t channels, Py_ssize_t h,
                               Py_ssize_t wd, const double* x, Py_ssize_t d, Py_ssize_t m,
                               Py_ssize_t p, const double* bias, double* out,
@@ -35,6 +35,8 @@ cdef enum:
 cdef struct Kernels:
     kernel_f64_t tiles_f64
     kernel_f32_t tiles_f32
+    kernel_f64_t simd_f64
+    kernel_f32_t simd_f32
     kernel_f64_t direct_f64
     kernel_f32_t direct_f32
     packed_f64_t packed_f64

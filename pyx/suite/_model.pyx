@@ -17,7 +17,7 @@ import numpy as np
 
 from suite._conv cimport packed_bank
 from suite._kernels_api cimport PACKED_PAD
-from suite._fused cimport Activation, activate
+from suite._conv_pool cimport Activation, activate
 
 
 cdef struct Layout:

@@ -2,7 +2,7 @@ from cython cimport floating
 
 
 cpdef enum Method:
-    # The pooling methods, shared by suite._pool and the fused kernel of suite._fused.
+    # The pooling methods, shared by suite._pool and the fused kernel of suite._conv_pool.
     MAX = 0
     AVG = 1
     KMAX = 2

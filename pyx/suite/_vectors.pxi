@@ -3,10 +3,8 @@
 # GCC vector extensions declared to Cython as the scalar type (``vf64``, ``vf32``): Cython
 # sees ``double`` and ``float``, and the C compiler gives ``scalar * vector`` its meaning
 # of a broadcast.  Their width follows the flags of the build: 16 bytes for the baseline,
-# 32 with AVX2, 64 with AVX-512.  A kernel fused over ``floating`` is called with the zero
-# vector of the matching type, which picks its specialisation; the mismatched pairings
-# Cython also generates return at once, by a test of the two types that Cython resolves
-# at compile time.
+# 32 with AVX2, 64 with AVX-512.  The kernels that use them are written once per dtype
+# (Tempita templates), each with its own vector type.
 
 cdef extern from *:
     """
@@ -30,9 +28,3 @@ cdef extern from *:
     ctypedef float vf32 "suite_vf32"
     const vf64 VZERO_F64 "suite_vzero_f64"
     const vf32 VZERO_F32 "suite_vzero_f32"
-
-# The vector type of a floating type: a kernel of floating type T is called with
-# the zero vector of T's vector type, which picks the matching specialisation.
-ctypedef fused vec:
-    vf64
-    vf32

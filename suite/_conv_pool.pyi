@@ -1,4 +1,4 @@
-"""Type stubs for the compiled fused kernel (``pyx/suite/_fused.pyx``)."""
+"""Type stubs for the compiled fused kernel (``pyx/suite/_conv_pool.pyx``)."""
 import enum
 
 import numpy as np
