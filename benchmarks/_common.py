@@ -5,8 +5,8 @@ parameter matrix (workload shapes, variant names, dtypes, pooling methods, activ
 the inputs, the references and the helpers the ``track_*`` benchmarks time with are all
 written in this directory, and a benchmark reaches the build under test only through its
 public API: ``suite.feature_map``, ``suite.pool``, ``suite.conv_pool``,
-``suite.variants()`` and ``suite.TextCNN``.  A case an older build cannot run (a variant it does not register)
-raises ``NotImplementedError`` in ``setup``, which asv records as n/a.
+``suite.variants()`` and ``suite.TextCNN``.  A case an older build cannot run (a variant it
+does not register) raises ``NotImplementedError`` in ``setup``, which asv records as n/a.
 
 A name added to a list below is a new column of the history; changing what an existing
 name means (a shape, a seed) rewrites history, so give it a new name instead.

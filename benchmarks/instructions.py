@@ -195,7 +195,7 @@ def counts_toward_kernel(obj, package_dir):
     """
     name = os.path.basename(obj).lower()
     return (obj.startswith(package_dir + os.sep) or "openblas" in name or "libgomp" in name
-            or name.startswith("libm.") or name.startswith("libm-"))
+            or name.startswith(("libm.", "libm-")))
 
 
 def part_instructions(path, package_dir):
@@ -299,8 +299,8 @@ def count(selected=None, valgrind="valgrind"):
             # between runs.
             work = tempfile.mkdtemp(prefix="suite-callgrind-")
             # valgrind's output goes to files, not pipes: with several processes, a full
-            # pipe nobody reads would stall one of them.
-            out, err = tempfile.TemporaryFile("w+"), tempfile.TemporaryFile("w+")
+            # pipe nobody reads would stall one of them.  Closed in the finally below.
+            out, err = tempfile.TemporaryFile("w+"), tempfile.TemporaryFile("w+")  # noqa: SIM115
             running.append((group, work, None, out, err))
             command = [valgrind, "--tool=callgrind", f"--toggle-collect={_REGION}",
                        f"--dump-after={_REGION}", "--callgrind-out-file=callgrind.out",

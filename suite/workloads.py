@@ -127,7 +127,8 @@ def get(name: str) -> Workload:
     try:
         return WORKLOADS[name]
     except KeyError:
-        raise ValueError(f"unknown workload {name!r}; valid names: {', '.join(WORKLOADS)}") from None
+        raise ValueError(f"unknown workload {name!r}; valid names: "
+                         f"{', '.join(WORKLOADS)}") from None
 
 
 @dataclass(frozen=True)

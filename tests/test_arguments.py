@@ -1,4 +1,5 @@
-"""One check for ``n_threads``, ``k``, ``chunks`` and ids, the same in every variant and the classifier."""
+"""One check for ``n_threads``, ``k``, ``chunks`` and ids, the same in every variant and the
+classifier."""
 import numpy as np
 import pytest
 
@@ -62,7 +63,7 @@ def test_n_threads_below_one_is_refused_everywhere(bad):
     model = _model()
     calls = _calls(n_threads=bad)
     calls["TextCNN.logits"] = lambda: model.logits(TOKENS, [4, 2], n_threads=bad)
-    for name, call in calls.items():
+    for call in calls.values():
         with pytest.raises(ValueError, match="n_threads must be at least 1"):
             call()
 
@@ -84,7 +85,7 @@ def test_k_and_chunks_must_be_integers(name, method, bad):
     fmap = suite.feature_map(X, W, B)
     calls = {"pool": lambda: suite.pool(fmap, method, **{name: bad})}
     calls.update(_calls(pooling=True, method=method, **{name: bad}))
-    for label, call in calls.items():
+    for call in calls.values():
         with pytest.raises(TypeError, match=f"^{name} must be an integer, got "
                                             f"{type(bad).__name__}"):
             call()

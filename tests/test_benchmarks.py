@@ -27,7 +27,7 @@ MODULES = ("feature_map", "conv_pool", "pooling", "model")
 def _classes():
     for name in MODULES:
         module = importlib.import_module(f"benchmarks.{name}")
-        for name, cls in inspect.getmembers(module, inspect.isclass):
+        for _, cls in inspect.getmembers(module, inspect.isclass):
             if cls.__module__ == module.__name__ and any(
                     m.startswith(PREFIXES) for m in dir(cls)):
                 yield cls
@@ -70,7 +70,7 @@ def test_every_registered_variant_is_benchmarked():
 def test_frozen_classifier_matches_the_package():
     from benchmarks import _common
     from suite.workloads import INTENT
-    assert _common.INTENT_CASES == INTENT.cases
+    assert INTENT.cases == _common.INTENT_CASES
     for dtype in ("float32", "float64"):
         frozen, package = _common.intent_model(dtype), INTENT.model(dtype)
         for case in INTENT.cases:
@@ -104,7 +104,8 @@ def test_benchmarks_reach_the_build_only_through_the_public_api(path):
     # What an older build lacks would fail at import instead of being n/a.  The counting
     # driver's marked region (suite._callgrind) is the one exception: it is imported in
     # a function, after the benchmark checked that the build has it.
-    tree = ast.parse(open(path).read())
+    with open(path) as f:
+        tree = ast.parse(f.read())
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.module and \
                 node.module.split(".")[0] == "suite":

@@ -19,11 +19,22 @@ MAX_LENGTH = 150    # past the 64 and 128 rows the encoding is first built for
 
 def _weights(dtype, d=24):
     rng = np.random.default_rng(11)
-    tables = [rng.standard_normal((50, 16)).astype(dtype), rng.standard_normal((7, 8)).astype(dtype)]
-    banks = [((rng.standard_normal((9, h, d)) / d).astype(dtype), rng.standard_normal(9).astype(dtype))
-             for h in (2, 3, 5)]
+    tables = [rng.standard_normal((50, 16)).astype(dtype),
+              rng.standard_normal((7, 8)).astype(dtype)]
+    banks = [((rng.standard_normal((9, h, d)) / d).astype(dtype),
+              rng.standard_normal(9).astype(dtype)) for h in (2, 3, 5)]
     dense = (rng.standard_normal((4, 27)).astype(dtype), rng.standard_normal(4).astype(dtype))
     return tables, banks, dense
+
+
+def _serve(model, barrier, calls, results, errors, i):
+    """Thread ``i``: wait at ``barrier``, then make its ``calls`` on ``model``."""
+    try:
+        barrier.wait()
+        for tokens, lengths, n_threads, method in calls:
+            results.append(getattr(model, method)(tokens, lengths, n_threads=n_threads))
+    except Exception as error:     # reported by the test, with the thread
+        errors.append((i, error))
 
 
 def _requests(seed):
@@ -53,17 +64,9 @@ def test_threads_on_fresh_models_get_single_threaded_results(dtype):
         barrier = threading.Barrier(THREADS)
         results = [[] for _ in range(THREADS)]
         errors = []
-
-        def serve(i):
-            try:
-                barrier.wait()
-                for tokens, lengths, n_threads, method in requests[i]:
-                    results[i].append(getattr(model, method)(tokens, lengths,
-                                                             n_threads=n_threads))
-            except Exception as error:     # reported below, with the thread
-                errors.append((i, error))
-
-        workers = [threading.Thread(target=serve, args=(i,)) for i in range(THREADS)]
+        workers = [threading.Thread(target=_serve, args=(model, barrier, requests[i], results[i],
+                                                         errors, i))
+                   for i in range(THREADS)]
         for worker in workers:
             worker.start()
         for worker in workers:

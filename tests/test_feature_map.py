@@ -82,7 +82,7 @@ def test_fft_reference_agrees(rng):
 
 
 def test_no_bias_is_zero_bias(rng):
-    x, w, b = _inputs(rng, None, 6, 8, 3, 2, 8, "float64")
+    x, w, _ = _inputs(rng, None, 6, 8, 3, 2, 8, "float64")
     np.testing.assert_array_equal(suite.feature_map(x, w), suite.feature_map(x, w, np.zeros(3)))
 
 

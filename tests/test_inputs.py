@@ -63,7 +63,7 @@ def test_bad_pool_options(kwargs, words):
 
 
 def test_bad_activation():
-    with pytest.raises(ValueError, match="activation 'gelu'.*relu.*selu"):
+    with pytest.raises(ValueError, match=r"activation 'gelu'.*relu.*selu"):
         suite.conv_pool(X, W, B, activation="gelu")
 
 

@@ -68,7 +68,7 @@ def test_quick_report_figures_are_consistent(quick_report):
         assert all(s > 0 for s in r["speedups"].values())
     by_key = {(r["section"], r["workload"], r["dtype"], r["variant"], r["threads"]): r
               for r in timed}
-    for (section, wl, dt, variant, threads), r in by_key.items():
+    for (_section, wl, dt, _variant, _threads), r in by_key.items():
         if "correlate2d" in r["speedups"]:
             ref = by_key["baseline", wl, dt, "correlate2d", 1]
             # Round by round: the median of the per-round ratios, not of the medians.

@@ -180,22 +180,25 @@ def _model_group(dtype: str, settings: Settings, torch) -> List[Row]:
             onnx_session = onnxruntime_session(onnx_text_cnn(model, f"{tmp}/intent.onnx"))
     torch_net = torch_text_cnn(torch, model) if torch is not None else None
     rounds = 30 if settings.repeat == 1 else 300
-    for case, (batch, n, _) in INTENT.cases.items():
+    for case, (batch, _, _) in INTENT.cases.items():
         tokens, lengths = INTENT.tokens(case)
         checked = min(batch, 4)
         _, want = reference.text_cnn(model.embeddings, model.filters, model.classifier,
                                      tokens[:checked], lengths[:checked],
                                      columns=model.columns, activation=model.activation)
-        contenders = {"suite": (lambda t=tokens, L=lengths: model.logits(t, L, n_threads=1),
-                                lambda: model.logits(tokens[:checked], lengths[:checked]))}
+        # Each call binds this case's inputs (a default argument): the closures are timed
+        # before the next case, but must not depend on that.
+        contenders = {"suite": (
+            lambda t=tokens, L=lengths: model.logits(t, L, n_threads=1),
+            lambda t=tokens[:checked], L=lengths[:checked]: model.logits(t, L))}
         if torch_net is not None:
             tt = torch.from_numpy(tokens)
-            contenders["torch"] = (lambda: torch_net(tt),
-                                   lambda: torch_net(tt[:checked]).numpy())
+            contenders["torch"] = (lambda t=tt: torch_net(t),
+                                   lambda t=tt[:checked]: torch_net(t).numpy())
         if onnx_session is not None:
             contenders["onnxruntime"] = (
-                lambda: onnx_session.run(None, {"tokens": tokens}),
-                lambda: onnx_session.run(None, {"tokens": tokens[:checked]})[0])
+                lambda t=tokens: onnx_session.run(None, {"tokens": t}),
+                lambda t=tokens[:checked]: onnx_session.run(None, {"tokens": t})[0])
         calls = {}
         for name, (call, check) in contenders.items():
             status, error = "passed", None

@@ -75,7 +75,8 @@ def torch_text_cnn(torch, model):
             self.act = {"identity": nn.Identity(), "relu": nn.ReLU(), "selu": nn.SELU(),
                         "tanh": nn.Tanh()}[model.activation]
             self.columns = list(model.columns)
-            self.pe = torch.from_numpy(positional_encoding(4096, model.dim, model.dtype) if model.positional
+            self.pe = torch.from_numpy(positional_encoding(4096, model.dim, model.dtype)
+                                       if model.positional
                                        else np.zeros((4096, model.dim), model.dtype))
 
         def forward(self, tokens):
@@ -123,7 +124,8 @@ def onnx_text_cnn(model, path):
     last = "x"
     if model.positional:
         nodes.append(helper.make_node("Shape", ["tokens"], ["shape"], start=1, end=2))
-        nodes.append(helper.make_node("Slice", [const("pe", positional_encoding(4096, model.dim, model.dtype)),
+        pe = positional_encoding(4096, model.dim, model.dtype)
+        nodes.append(helper.make_node("Slice", [const("pe", pe),
                                                 const("zero", np.array([0], np.int64)),
                                                 "shape"], ["pe_n"]))
         nodes.append(helper.make_node("Add", ["x", "pe_n"], ["x_pe"]))
