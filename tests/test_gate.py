@@ -1,12 +1,12 @@
 """The instruction-count gate: deterministic counts, and asv continuous catching a regression.
 
-The asv cases build real commits made in a throw-away clone, with the command
-benchmarks/README.md gives under "Performance gate".  The clone's asv environments live in
-this checkout's ``.asv/env``: created once, shared by both cases, and left for
-``.ci/gate``, which then finds HEAD already built.  They are slow (minutes) and marked ``gate``:
-``pytest -m "not gate"`` leaves them out.  asv installs each commit it benchmarks into that
-environment, so the two may not run at once (see tests/asv_clone.py): they are one
-pytest-xdist group, ``ASV_ENV``, and run asv under its lock.
+The asv cases build real commits made in a throw-away clone, with the gate command(s) of
+.ci/commands (which benchmarks/README.md quotes under "Performance gate").  The clone's asv
+environments live in this checkout's ``.asv/env``: created once, shared by both cases, and
+left for ``.ci/gate``, which then finds HEAD already built.  They are slow (minutes) and
+marked ``gate``, which the default test run leaves out.  asv installs each commit it
+benchmarks into that environment, so the two may not run at once (see tests/asv_clone.py):
+they are one pytest-xdist group, ``ASV_ENV``, and run asv under its lock.
 """
 import itertools
 import os
@@ -19,25 +19,18 @@ import pytest
 
 from asv_clone import ASV_ENV, ROOT, env_lock, git, make_clone
 from benchmarks import instructions
+from ci_commands import commands
 needs_valgrind = pytest.mark.skipif(shutil.which("valgrind") is None,
                                     reason="valgrind is not installed")
 gate = pytest.mark.gate
 uses_asv_env = pytest.mark.xdist_group(ASV_ENV)
 
 
-def _readme_commands(base, head):
-    """The gate's commands from benchmarks/README.md's "Performance gate", for base and head.
-
-    The ``asv continuous ... <base> <head>`` lines of the section above its "Wall-clock
-    gate" subsection, as ``.ci/gate`` reads them.
-    """
-    with open(os.path.join(ROOT, "benchmarks", "README.md")) as f:
-        text = f.read()
-    section = text.split("\n## Performance gate", 1)[1].split("\n##", 1)[0]
-    lines = [line.strip() for line in section.splitlines()
-             if line.strip().startswith("asv continuous") and "<base> <head>" in line]
-    assert lines, ("benchmarks/README.md's Performance gate section gives no "
-                   "`asv continuous` command")
+def _gate_commands(base, head):
+    """The gate's commands, as ``.ci/gate`` runs them: .ci/commands' gate lines, for base
+    and head."""
+    lines = commands("gate")
+    assert lines, ".ci/commands gives no gate command"
     return [line.replace("<base>", base).replace("<head>", head).split() for line in lines]
 
 
@@ -178,7 +171,7 @@ def clone(tmp_path_factory):
 def _gate(repo, env, base, head):
     """Run every gate command; the worst exit status and all the output."""
     status, output = 0, ""
-    for command in _readme_commands(base, head):
+    for command in _gate_commands(base, head):
         assert command[:2] == ["asv", "continuous"]
         with env_lock():
             proc = subprocess.run([sys.executable, "-m", *command], cwd=repo, env=env,
