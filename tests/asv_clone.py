@@ -15,6 +15,7 @@ import contextlib
 import fcntl
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -25,6 +26,10 @@ ENV_DIR = os.path.join(ROOT, ".asv", "env")
 HISTORY_ENV_DIR = os.path.join(ROOT, ".asv", "env-history")
 #: The pytest-xdist group (``pytest.mark.xdist_group``) of the tests using ``ENV_DIR``.
 ASV_ENV = "asv-env"
+#: The group of the other slow tests: the history tests (``HISTORY_ENV_DIR``) and the
+#: instruction counts that need no asv.  One worker runs them while another runs the
+#: ``ASV_ENV`` group, the longest: apart, the scheduler may queue them behind it.
+BESIDE_ASV_ENV = "beside-asv-env"
 
 
 @contextlib.contextmanager
@@ -64,7 +69,15 @@ def make_clone(tmp, env_dir=ENV_DIR):
     config_path.write_text(json.dumps(config, indent=4))
     git(repo, "update-index", "--assume-unchanged", "asv.conf.json")
     env = dict(os.environ, HOME=str(tmp / "home"))
+    # The caches of this HOME, not of the new one: pip's wheels, and ccache's objects, so
+    # that .ci/gate's build of the parent after the tests (in the same environment, with
+    # the same compiler command lines) compiles only the modules whose C source differs
+    # from HEAD's, and a later run on this machine fewer still.
     env.setdefault("PIP_CACHE_DIR", os.path.join(os.path.expanduser("~"), ".cache", "pip"))
+    if "CCACHE_DIR" not in env and shutil.which("ccache"):
+        found = subprocess.run(["ccache", "-k", "cache_dir"], capture_output=True, text=True)
+        if found.returncode == 0 and found.stdout.strip():
+            env["CCACHE_DIR"] = found.stdout.strip()
     os.makedirs(env["HOME"])
     subprocess.run([sys.executable, "-m", "asv", "machine", "--yes"], cwd=repo, env=env,
                    check=True, capture_output=True)

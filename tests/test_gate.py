@@ -17,7 +17,7 @@ import sys
 
 import pytest
 
-from asv_clone import ASV_ENV, ROOT, env_lock, git, make_clone
+from asv_clone import ASV_ENV, BESIDE_ASV_ENV, ROOT, env_lock, git, make_clone
 from benchmarks import instructions
 from ci_commands import commands
 needs_valgrind = pytest.mark.skipif(shutil.which("valgrind") is None,
@@ -106,6 +106,7 @@ def test_part_instructions_splits_kernel_and_inclusive(tmp_path):
 
 @gate
 @needs_valgrind
+@pytest.mark.xdist_group(BESIDE_ASV_ENV)
 def test_counts_identical_run_to_run():
     # One dtype on the short workload, every kind of call: the heavy loop nests on kim-mr
     # add minutes under callgrind and nothing to what is being shown.

@@ -21,11 +21,11 @@ import threading
 
 import pytest
 
-from asv_clone import HISTORY_ENV_DIR, ROOT, env_lock, git, make_clone
+from asv_clone import BESIDE_ASV_ENV, HISTORY_ENV_DIR, ROOT, env_lock, git, make_clone
 
 gate = pytest.mark.gate
 # With pytest-xdist, the module's tests run on one worker: its fixtures are made once.
-pytestmark = pytest.mark.xdist_group("history")
+pytestmark = pytest.mark.xdist_group(BESIDE_ASV_ENV)
 #: The history benchmarks, as benchmarks/README.md names them.  asv matches a parameterised
 #: benchmark's regular expression against ``name(params)``, hence the ``\(``.
 HISTORY_BENCH = r"time_feature_map\(|time_correlate2d"

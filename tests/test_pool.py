@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import suite
+from asv_clone import BESIDE_ASV_ENV
 from suite import reference
 from suite.registry import ACTIVATIONS, CONV_POOL, DTYPES, POOL
 
@@ -245,31 +246,55 @@ def test_conv_pool_threads(rng, variant):
         reference.assert_close(out, expected, "float64")
 
 
+#: k-max pooling's work is counted on rows of KMAX_N positions, with k = KMAX_K.
+KMAX_N, KMAX_K = 40000, 20000
+KMAX_ORDERS = ["ascending", "random", "degenerate"]
+
+
+@pytest.fixture(scope="module")
+def kmax_instructions(tmp_path_factory):
+    """``{order: instructions}``: one k-max call on each row, counted under callgrind.
+
+    All in one valgrind process (starting Python and NumPy under callgrind is most of its
+    time), which writes each counted call's profile to a part of its own (``--dump-after``).
+    """
+    n, k = KMAX_N, KMAX_K
+    rows = {"ascending": lambda: np.arange(n, dtype=np.float64),
+            "random": lambda: np.random.default_rng(0).standard_normal(n),
+            "degenerate": lambda: _quickselect_killer(n, k - 1)}
+    work = tmp_path_factory.mktemp("kmax")
+    for order in KMAX_ORDERS:
+        np.save(work / f"{order}.npy", rows[order]())
+    script = (
+        "import numpy as np, suite\n"
+        "from suite._callgrind import counted\n"
+        f"for order in {KMAX_ORDERS!r}:\n"
+        "    fmap = np.load(order + '.npy').reshape(1, 1, 1, -1)\n"
+        f"    suite.pool(fmap, 'kmax', k={k})\n"
+        f"    counted(lambda: suite.pool(fmap, 'kmax', k={k}))\n")
+    region = "textcnn_suite_counted_region"
+    subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=callgrind.out",
+                    f"--toggle-collect={region}", f"--dump-after={region}", sys.executable,
+                    "-c", script], cwd=work, check=True, capture_output=True, timeout=900)
+    counts = {}
+    for i, order in enumerate(KMAX_ORDERS, 1):
+        totals = [line for line in (work / f"callgrind.out.{i}").read_text().splitlines()
+                  if line.startswith(("summary:", "totals:"))]
+        counts[order] = int(totals[-1].split()[1])
+    assert not (work / f"callgrind.out.{len(KMAX_ORDERS) + 1}").exists()
+    return counts
+
+
 @pytest.mark.gate
 @pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind is not installed")
-@pytest.mark.parametrize("order", ["ascending", "random", "degenerate"])
-def test_kmax_work_grows_as_n_log_k(tmp_path, order):
+@pytest.mark.xdist_group(BESIDE_ASV_ENV)   # one worker, and so one count: the fixture's
+@pytest.mark.parametrize("order", KMAX_ORDERS)
+def test_kmax_work_grows_as_n_log_k(kmax_instructions, order):
     # Counted, not timed: the instructions of one k-max call on a long map with a large
     # k.  A scan that keeps the best k sorted by insertion executes about n k / 2 moves on
     # the ascending row (some 10**9 instructions here); the selection stays far below a
     # budget of 100 instructions per position and level of the heap, also on a row that
     # makes the quickselect give up.
-    n, k = 40000, 20000
-    row = {"ascending": lambda: np.arange(n, dtype=np.float64),
-           "random": lambda: np.random.default_rng(0).standard_normal(n),
-           "degenerate": lambda: _quickselect_killer(n, k - 1)}[order]()
-    np.save(tmp_path / "row.npy", row)
-    out = tmp_path / "callgrind.out"
-    script = (
-        "import numpy as np, suite\n"
-        "from suite._callgrind import counted\n"
-        f"fmap = np.load({str(tmp_path / 'row.npy')!r}).reshape(1, 1, 1, -1)\n"
-        f"suite.pool(fmap, 'kmax', k={k})\n"
-        f"counted(lambda: suite.pool(fmap, 'kmax', k={k}))\n")
-    subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
-                    "--toggle-collect=textcnn_suite_counted_region", sys.executable, "-c",
-                    script], check=True, capture_output=True, timeout=600)
-    totals = [line for line in out.read_text().splitlines()
-              if line.startswith(("summary:", "totals:"))]
-    instructions = int(totals[-1].split()[1])
+    n, k = KMAX_N, KMAX_K
+    instructions = kmax_instructions[order]
     assert 0 < instructions < 100 * n * np.log2(k), instructions
