@@ -236,7 +236,7 @@ def _extra_pass_in_max_pooling(repo):
 def _extra_pass_in_fused_max(repo):
     """The fused path activates every value of a map before max pooling it (a pass over
     the tile), instead of activating the max alone: same result, n activations, not 1."""
-    _patch(repo / "pyx" / "suite" / "_fused.pyx",
+    _patch(repo / "pyx" / "suite" / "_conv_pool.pyx",
            r"^( +)dst\[0\] = activate\(max_row\(v, n\), activation\)\n",
            r"\1for i in range(n):\n\1    v[i] = activate(v[i], activation)\n"
            r"\1dst[0] = max_row(v, n)\n",
@@ -246,13 +246,14 @@ def _extra_pass_in_fused_max(repo):
 
 def _extra_pass_in_tiles_core(repo):
     """The Cython tiles core computes the first tenth of its channels a second time first
-    (+10%): a call of itself on ``channels // 10`` channels, same outputs."""
-    _patch(repo / "pyx" / "suite" / "_tiles.pxi",
+    (+10%): a call of itself on ``channels // 10`` channels, same outputs.  Patched in the
+    template setup.py renders to _tiles.pxi."""
+    _patch(repo / "pyx" / "suite" / "_tiles.pxi.tp",
            r"(cdef void tiles\(.*?\n( +)cdef floating acc\[12\]\n)",
            r"\1\2if channels >= 10:\n\2    tiles(w, channels // 10, h, wd, x, d, m, p, bias, "
            r"out, ldo)\n",
-           "no `cdef void tiles(...)` with `cdef floating acc[12]` in _tiles.pxi: the tiles "
-           "core moved, update this patch")
+           "no `cdef void tiles(...)` with `cdef floating acc[12]` in _tiles.pxi.tp: the "
+           "tiles core moved, update this patch")
 
 
 def _extra_pass_in_feature_map_python_layer(repo):
