@@ -18,7 +18,7 @@ import sys
 import pytest
 
 from asv_clone import ASV_ENV, BESIDE_ASV_ENV, ROOT, env_lock, git, make_clone
-from benchmarks import instructions
+from benchmarks import counting, instructions
 from ci_commands import commands
 needs_valgrind = pytest.mark.skipif(shutil.which("valgrind") is None,
                                     reason="valgrind is not installed")
@@ -42,7 +42,7 @@ def _commit(repo, message):
 
 def test_skip_reason_without_valgrind(monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path))
-    reason = instructions.unavailable()
+    reason = counting.unavailable()
     assert reason is not None and "valgrind is not installed" in reason
     for cls, params in [(instructions.Instructions, ("utterance", "loops", "float64")),
                         (instructions.PoolInstructions, ("utterance", "max", "float64")),
@@ -56,31 +56,31 @@ def test_cases_cover_the_registry():
     from suite.registry import ACTIVATIONS, CONV_POOL, DTYPES, FEATURE_MAP, POOL
 
     from benchmarks import _common
-    key = instructions.case_key
+    key = counting.case_key
     workloads = ("utterance", "kim-mr", "image-3x3")
     text = ("utterance", "kim-mr")
-    keys = {key(*case) for case in instructions.cases()}
+    keys = {key(*case) for case in counting.cases()}
     layers = {(a, m) for a in ACTIVATIONS for m in POOL}
     # Every activation and every method is counted on the fused variant, and the
     # frozen lists hold everything the build has.
     assert set(ACTIVATIONS) <= set(_common.ACTIVATIONS)
-    assert {a for a, _ in instructions.COUNTED_LAYERS} == set(ACTIVATIONS)
-    assert {m for _, m in instructions.COUNTED_LAYERS} == set(POOL)
+    assert {a for a, _ in counting.COUNTED_LAYERS} == set(ACTIVATIONS)
+    assert {m for _, m in counting.COUNTED_LAYERS} == set(POOL)
     assert keys == (
         {key("feature_map", w, v, d) for w in workloads for v in FEATURE_MAP for d in DTYPES}
         | {key("pool", w, m, d) for w in workloads for m in POOL for d in DTYPES}
         | {key("conv_pool", w, v, d, "relu", "max")
            for w in workloads for v in CONV_POOL for d in DTYPES}
         | {key("conv_pool", w, "tiles", d, a, m) for w in text for d in DTYPES
-           for a, m in instructions.COUNTED_LAYERS if (a, m) in layers}
-        | {key("model", case, "logits", d) for case in instructions.COUNTED_MODEL_CASES
+           for a, m in counting.COUNTED_LAYERS if (a, m) in layers}
+        | {key("model", case, "logits", d) for case in counting.COUNTED_MODEL_CASES
            for d in DTYPES})
 
 
 def test_every_counted_case_has_a_benchmark():
     # Each counted case is reported by one benchmark (so a regression in it is named);
     # each benchmark the build can run has its case.
-    keys = {instructions.case_key(*case) for case in instructions.cases()}
+    keys = {counting.case_key(*case) for case in counting.cases()}
     reported = set()
     for cls in (instructions.Instructions, instructions.PoolInstructions,
                 instructions.ConvPoolInstructions, instructions.LayerInstructions,
@@ -100,7 +100,7 @@ def test_part_instructions_splits_kernel_and_inclusive(tmp_path):
         "cob=(2) /usr/lib/libpython3.so\ncfn=(2) PyObject_Call\ncalls=1 0\n11 5000\n"
         "ob=(2)\nfn=(2)\n20 40\n+1 2\n"
         "ob=(3) /usr/lib/x86_64-linux-gnu/libm.so.6\nfn=(3) expm1\n5 7\n")
-    assert instructions.part_instructions(str(part), str(package)) == {
+    assert counting.part_instructions(str(part), str(package)) == {
         "kernel": 107, "inclusive": 149}
 
 
@@ -110,13 +110,13 @@ def test_part_instructions_splits_kernel_and_inclusive(tmp_path):
 def test_counts_identical_run_to_run():
     # One dtype on the short workload, every kind of call: the heavy loop nests on kim-mr
     # add minutes under callgrind and nothing to what is being shown.
-    cases = [case for case in instructions.cases()
+    cases = [case for case in counting.cases()
              if case[1] in ("utterance", "utterance-8") and case[3] == "float32"]
-    first = instructions.count(cases)
-    second = instructions.count(cases)
+    first = counting.count(cases)
+    second = counting.count(cases)
     print("first: ", first)
     print("second:", second)
-    assert set(first) == {instructions.case_key(*case) for case in cases}
+    assert set(first) == {counting.case_key(*case) for case in cases}
     assert {kind for kind, *_ in cases} == {"feature_map", "pool", "conv_pool", "model"}
     assert all(value["kernel"] > 10_000 for value in first.values())
     assert all(value["inclusive"] > value["kernel"] for value in first.values())
@@ -165,7 +165,7 @@ def clone(tmp_path_factory):
     there, and the counts take half the time.  ``.ci/gate`` counts everything.
     """
     repo, env = make_clone(tmp_path_factory.mktemp("gate"))
-    env[instructions.ONLY_ENV] = "utterance"
+    env[counting.ONLY_ENV] = "utterance"
     return repo, env, git(repo, "rev-parse", "HEAD")
 
 

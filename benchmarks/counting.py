@@ -1,0 +1,469 @@
+"""The instruction counter of the performance gate: callgrind over the public calls.
+
+Wall-clock times on a shared machine wander by tens of percent from run to run; the number
+of instructions a call executes does not.  For the workloads of ``COUNTED_WORKLOADS``
+and both dtypes this module counts the calls that make up a workload (``cases``): every
+feature-map variant, every pooling method, ``conv_pool`` of every variant with the layer
+of Kim 2014, ``conv_pool`` of ``FUSED_VARIANT`` with every activation and pooling method
+(``COUNTED_LAYERS`` on ``LAYER_WORKLOADS``) and ``TextCNN.logits``
+(``COUNTED_MODEL_CASES``).  The asv classes that report the counts are in
+``instructions.py``; this module is their driver and parser.
+
+Each case has two counts of the same calls.  The kernel's own (``"kernel"``): the
+instructions executed in the project's compiled modules and the BLAS and OpenMP runtimes
+(``counts_toward_kernel``).  Everything the calls execute (``"inclusive"``): the
+interpreter running the Python layer, NumPy's conversions and allocations, the C library,
+the kernel.  A change to the Python layer shows in the second only.
+
+The cases are counted by ``COUNT_PROCESSES`` ``valgrind --tool=callgrind`` processes
+running side by side (``count``), started once per build by the ``setup_cache`` the classes
+share: starting Python with NumPy under callgrind takes tens of seconds, so one process per
+case would take far too long, while one process for all of them leaves every core but one
+idle.  The selection is split the same way every time (``groups``: every
+``COUNT_PROCESSES``-th case, in order), so a case is counted after the same cases in every
+run and in every build that has the same cases.  Inside each process every case is set up
+and warmed up uncounted, then called once inside the region marked by ``suite._callgrind``
+(``--toggle-collect``), and callgrind writes that call's count to a profile part of its own
+(``--dump-after``).  What makes the inclusive count repeatable from process to process
+(see ``_drive``): a fixed environment and hash seed, warm-up calls through the same Python
+code before the counted one (so the interpreter has specialised it), and no cyclic garbage
+collection in the counting process (a collection landing in one counted call would add
+millions of instructions to it).
+
+Where valgrind is not installed, or the build under test has no ``suite._callgrind``, the
+benchmarks are skipped with the reason, not failed.  A case the build under test lacks (a
+variant, pooling method or activation it does not have) is n/a.
+
+As a script: ``python counting.py`` prints the counts as JSON; ``python
+counting.py --spread RUNS [WORKLOAD ...]`` counts RUNS times, each in fresh valgrind
+processes, and prints each case's largest over smallest count (benchmarks/README.md, "Performance
+gate"); the driver that runs under valgrind is ``python counting.py --drive CASES``.
+"""
+import gc
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+if __package__:
+    from ._common import (ACTIVATIONS, DTYPES, FEATURE_MAP_VARIANTS, LAYER, POOL_ARGS,
+                          POOL_METHODS, WORKLOADS, inputs, intent_model, intent_tokens, maps)
+else:  # run as a script, or as the driver under valgrind
+    # Appended: the build under test, installed or on PYTHONPATH, must win over the
+    # source tree beside this directory.
+    sys.path.append(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    from benchmarks._common import (ACTIVATIONS, DTYPES, FEATURE_MAP_VARIANTS, LAYER,
+                                    POOL_ARGS, POOL_METHODS, WORKLOADS, inputs, intent_model,
+                                    intent_tokens, maps)
+
+#: The workloads counted: the batch-1 latency cases of the text-CNN, and one image with
+#: small 2-D filters (the direct kernel's case).
+COUNTED_WORKLOADS = ("utterance", "kim-mr", "image-3x3")
+#: The cases of the seed's classifier counted (``suite.TextCNN.logits``): one utterance.
+COUNTED_MODEL_CASES = ("utterance-8", "utterance-16")
+#: Environment variable naming the only workloads to count (comma-separated), to keep a
+#: test short; the classifier's cases are always counted.
+ONLY_ENV = "SUITE_COUNT_ONLY"
+#: The fused variant counted with every activation and pooling method.
+FUSED_VARIANT = "tiles"
+#: The workloads whose layers are counted on ``FUSED_VARIANT`` (the text-CNN's).
+LAYER_WORKLOADS = ("utterance", "kim-mr")
+#: The (activation, method) pairs counted on ``FUSED_VARIANT``: every activation with max
+#: pooling (activated once per map) and with average pooling (activated at every
+#: position), and ReLU with the other methods.
+COUNTED_LAYERS = tuple((a, m) for m in ("max", "avg") for a in ACTIVATIONS) + tuple(
+    ("relu", m) for m in POOL_METHODS if m not in ("max", "avg"))
+
+#: Environment of the counting process: one thread everywhere, a fixed hash seed.
+COUNTING_ENV = {
+    "PYTHONHASHSEED": "0",
+    "OMP_NUM_THREADS": "1",
+    "OMP_WAIT_POLICY": "PASSIVE",
+    "OPENBLAS_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "BLIS_NUM_THREADS": "1",
+    "VECLIB_MAXIMUM_THREADS": "1",
+}
+
+#: How many valgrind processes ``count`` runs at once.  Fixed, not the machine's core
+#: count: which cases share a process (and so run before one another) must not depend on
+#: where the count runs.
+COUNT_PROCESSES = 2
+
+#: Uncounted calls of each case, on its first rows, before the counted one.
+WARMUP_CALLS = 3
+
+_REGION = "textcnn_suite_counted_region"  # suite._callgrind.REGION, also in older builds
+
+
+def case_key(kind, workload, name, dtype, activation=None, method=None):
+    """The key of one case in the dictionary ``count`` returns.
+
+    ``kind`` is the public function (``"feature_map"``, ``"pool"``, ``"conv_pool"``),
+    ``name`` its variant (the pooling method for ``"pool"``); a ``"conv_pool"`` case also
+    has an activation and a pooling method.
+    """
+    parts = [kind, workload, name, dtype] + ([activation, method] if kind == "conv_pool" else [])
+    return "/".join(parts)
+
+
+def _accepts(activation, method, dtype):
+    """Whether the build's ``conv_pool`` knows this activation and pooling method.
+
+    Only "unknown ..." (what the public functions say of a name they do not have) means
+    no: any other error is a broken build and is raised.
+    """
+    import numpy as np
+    import suite
+
+    x = np.ones((8, 4), dtype)
+    try:
+        suite.conv_pool(x, np.ones((1, 1, 4), dtype), activation=activation, method=method,
+                        n_threads=1, **POOL_ARGS.get(method, {}))
+    except ValueError as e:
+        if str(e).startswith("unknown"):
+            return False
+        raise
+    return True
+
+
+def cases():
+    """Every counted case the build under test can run, as ``case_key`` arguments.
+
+    Returns
+    -------
+    list of tuple of str
+    """
+    import suite
+
+    registered = suite.variants()
+    fmaps, pools = registered.get("feature_map", {}), registered.get("pool", {})
+    fused = registered.get("conv_pool", {})
+    layers = [(a, m) for a, m in COUNTED_LAYERS
+              if fused and m in pools and _accepts(a, m, DTYPES[0])]
+    kim = (LAYER["activation"], LAYER["method"])
+    only = os.environ.get(ONLY_ENV)
+    selected = []
+    for workload in COUNTED_WORKLOADS:
+        if only and workload not in only.split(","):
+            continue
+        for dtype in DTYPES:
+            selected += [("feature_map", workload, v, dtype)
+                         for v in FEATURE_MAP_VARIANTS if v in fmaps]
+            selected += [("pool", workload, m, dtype) for m in POOL_METHODS if m in pools]
+            selected += [("conv_pool", workload, v, dtype) + kim
+                         for v in FEATURE_MAP_VARIANTS if v in fused and kim in layers]
+            if workload in LAYER_WORKLOADS:
+                selected += [("conv_pool", workload, FUSED_VARIANT, dtype, a, m)
+                             for a, m in layers if (a, m) != kim and FUSED_VARIANT in fused]
+    if hasattr(suite, "TextCNN"):
+        selected += [("model", case, "logits", dtype)
+                     for case in COUNTED_MODEL_CASES for dtype in DTYPES]
+    return selected
+
+
+def unavailable():
+    """Why instructions cannot be counted here, or ``None`` when they can.
+
+    Returns
+    -------
+    str or None
+    """
+    if shutil.which("valgrind") is None:
+        return "valgrind is not installed (needed to count instructions with callgrind)"
+    try:
+        import suite._callgrind  # noqa: F401
+    except ImportError:
+        return "this build of suite has no suite._callgrind (the counted region)"
+    return None
+
+
+def counts_toward_kernel(obj, package_dir):
+    """Whether instructions executed in the shared object ``obj`` are the kernel's own.
+
+    The kernel's own code is the project's compiled modules and the BLAS, OpenMP and
+    math (``expm1``, ``tanh``) runtimes they call.  The interpreter, NumPy and the rest of
+    the C library are the Python layer's share: input checking, conversion, allocation.
+    """
+    name = os.path.basename(obj).lower()
+    return (obj.startswith(package_dir + os.sep) or "openblas" in name or "libgomp" in name
+            or name.startswith(("libm.", "libm-")))
+
+
+def part_instructions(path, package_dir):
+    """Instructions of one callgrind profile part: ``{"kernel": ..., "inclusive": ...}``.
+
+    Sums the self cost of every function, and apart the self cost of the functions whose
+    object ``counts_toward_kernel``; the cost lines right after a ``calls=`` line are
+    inclusive costs of a call, not self costs.
+    """
+    objects = {}    # callgrind's name compression: "(id) name" defines, "(id)" refers
+    current = None
+    after_call = False
+    kernel = inclusive = 0
+    with open(path) as f:
+        for line in f:
+            if line.startswith(("ob=", "cob=")):
+                spec = line.split("=", 1)[1].strip()
+                if spec.startswith("("):
+                    ident, _, name = spec.partition(")")
+                    name = name.strip() or objects[ident]
+                    objects[ident] = name
+                else:
+                    name = spec
+                if line.startswith("ob="):
+                    current = name
+            elif line.startswith("calls="):
+                after_call = True
+            elif line[:1].isdigit() or line[:1] in "+-*":
+                if after_call:
+                    after_call = False
+                    continue
+                fields = line.split()
+                cost = int(fields[1]) if len(fields) > 1 else 0
+                inclusive += cost
+                if current is not None and counts_toward_kernel(current, package_dir):
+                    kernel += cost
+    return {"kernel": kernel, "inclusive": inclusive}
+
+
+def kernel_instructions(path, package_dir):
+    """Instructions of one callgrind profile part spent in the kernel's own code."""
+    return part_instructions(path, package_dir)["kernel"]
+
+
+def groups(selected, n=COUNT_PROCESSES):
+    """The cases of each counting process: every ``n``-th case of ``selected``, in order.
+
+    Depends on the selection alone, so the same cases are always counted together and in
+    the same order.  Taking every ``n``-th case spreads each workload's, dtype's and
+    variant's cases (and so the expensive ones) over the processes.  Empty groups are
+    left out.
+
+    Returns
+    -------
+    list of list
+    """
+    return [group for group in (list(selected[i::n]) for i in range(n)) if group]
+
+
+def count(selected=None, valgrind="valgrind"):
+    """Count the instructions of every case, in ``COUNT_PROCESSES`` callgrind processes.
+
+    The cases are split by ``groups``; each group is counted by a valgrind process of its
+    own, in a work directory of its own, all of them at once.
+
+    Parameters
+    ----------
+    selected : list of tuple, optional
+        The cases to count, as ``case_key`` arguments; all of ``cases()`` by default.
+    valgrind : str, optional
+        The valgrind executable.
+
+    Returns
+    -------
+    dict
+        ``case_key(...)`` -> ``{"kernel": ..., "inclusive": ...}``, the instructions
+        executed by that case's calls in the kernel's own code and in all, in the order
+        of ``selected``.
+
+    Raises
+    ------
+    RuntimeError
+        When valgrind fails or does not write one profile part per case.
+    """
+    import suite
+
+    selected = [tuple(case) for case in (cases() if selected is None else selected)]
+    # The child imports the same suite as this process, installed or built in place.
+    root = os.path.dirname(os.path.dirname(os.path.abspath(suite.__file__)))
+    package_dir = os.path.dirname(os.path.abspath(suite.__file__))
+    # Only fixed variables: what differs between runs (a random temporary directory name,
+    # the caller's environment) must not reach the counted process's memory layout.
+    env = dict(COUNTING_ENV, PATH=os.environ.get("PATH", os.defpath), LC_ALL="C")
+    env["PYTHONPATH"] = os.pathsep.join(
+        [root] + [p for p in [os.environ.get("PYTHONPATH")] if p])
+    running = []  # (cases, work directory, process, stdout file, stderr file)
+    try:
+        for group in groups(selected):
+            # A directory of its own (counts may run side by side on one machine), whose
+            # name is always as long: the only part of the counted process that differs
+            # between runs.
+            work = tempfile.mkdtemp(prefix="suite-callgrind-")
+            # valgrind's output goes to files, not pipes: with several processes, a full
+            # pipe nobody reads would stall one of them.  Closed in the finally below.
+            out, err = tempfile.TemporaryFile("w+"), tempfile.TemporaryFile("w+")  # noqa: SIM115
+            running.append((group, work, None, out, err))
+            command = [valgrind, "--tool=callgrind", f"--toggle-collect={_REGION}",
+                       f"--dump-after={_REGION}", "--callgrind-out-file=callgrind.out",
+                       sys.executable, os.path.abspath(__file__), "--drive",
+                       json.dumps(group)]
+            proc = subprocess.Popen(command, env=env, cwd=work, stdout=out, stderr=err,
+                                    stdin=subprocess.DEVNULL, text=True)
+            running[-1] = (group, work, proc, out, err)
+        counts = {}
+        for group, work, proc, out, err in running:
+            returncode = proc.wait()
+            if returncode != 0:
+                out.seek(0)
+                err.seek(0)
+                raise RuntimeError(f"callgrind exited with status {returncode}:\n"
+                                   f"{out.read()[-4000:]}\n{err.read()[-4000:]}")
+            parts = [os.path.join(work, f"callgrind.out.{i}") for i in range(1, len(group) + 1)]
+            missing = [p for p in parts if not os.path.exists(p)]
+            extra = os.path.join(work, f"callgrind.out.{len(group) + 1}")
+            if missing or os.path.exists(extra):
+                raise RuntimeError(f"expected {len(group)} callgrind profile parts in {work}, "
+                                   f"got {sorted(os.listdir(work))}")
+            counts.update((case_key(*case), part_instructions(part, package_dir))
+                          for case, part in zip(group, parts))
+        return {case_key(*case): counts[case_key(*case)] for case in selected}
+    finally:
+        for _, work, proc, out, err in running:
+            if proc is not None and proc.poll() is None:  # another group failed first
+                proc.kill()
+                proc.wait()
+            out.close()
+            err.close()
+            shutil.rmtree(work, ignore_errors=True)
+
+
+_INPUTS = {}  # (function, workload, dtype) -> the inputs, made once per counting process
+
+
+def _aligned(a):
+    """A copy of array ``a`` starting on a 64-byte boundary.
+
+    Vectorised loops peel a number of iterations that depends on where their data starts;
+    placed wherever the allocator puts them, the same inputs would cost a kernel a few
+    instructions more in one process than in another.
+    """
+    import numpy as np
+    raw = np.empty(a.nbytes + 64, np.uint8)
+    start = -raw.ctypes.data % 64
+    out = raw[start:start + a.nbytes].view(a.dtype).reshape(a.shape)
+    out[...] = a
+    return out
+
+
+def _inputs(make, workload, dtype):
+    key = (make.__name__, workload, dtype)
+    if key not in _INPUTS:
+        made = make(WORKLOADS[workload], dtype)
+        if make is inputs:
+            x, banks = made
+            made = _aligned(x), [(_aligned(w), _aligned(b)) for w, b in banks]
+        else:
+            made = [_aligned(m) for m in made]
+        _INPUTS[key] = made
+    return _INPUTS[key]
+
+
+def _calls(case, small=False):
+    """A function making the case's calls; with ``small``, on a corner of each input.
+
+    The corner is the first 8 channels of each filter bank (of each map, for ``pool``)
+    and, for ``feature_map`` and ``conv_pool``, the first rows of the sentence, 3 more
+    than the tallest filter (so that every pooling method has its positions): the same
+    dtype and the same Python and C code paths on a few percent of the work.
+    """
+    import suite
+
+    kind, workload, name, dtype = case[:4]
+    if kind == "model":
+        if ("model", dtype) not in _INPUTS:
+            _INPUTS["model", dtype] = intent_model(dtype)
+        model = _INPUTS["model", dtype]
+        tokens, lengths = intent_tokens(workload)
+        if small:
+            tokens, lengths = tokens[:, :6], lengths.clip(max=6)
+
+        def calls():
+            model.logits(tokens, lengths, n_threads=1)
+        return calls
+    if kind == "pool":
+        fmaps = [m[:, :8] if small else m for m in _inputs(maps, workload, dtype)]
+        kwargs = POOL_ARGS.get(name, {})
+
+        def calls():
+            for fmap in fmaps:
+                suite.pool(fmap, name, **kwargs)
+        return calls
+    x, banks = _inputs(inputs, workload, dtype)
+    if small:
+        x = x[:, :max(weights.shape[1] for weights, _ in banks) + 3]
+        banks = [(weights[:8], bias[:8]) for weights, bias in banks]
+    if kind == "feature_map":
+        def calls():
+            for weights, bias in banks:
+                suite.feature_map(x, weights, bias, variant=name, n_threads=1)
+        return calls
+    activation, method = case[4:]
+    kwargs = POOL_ARGS.get(method, {})
+
+    def calls():
+        for weights, bias in banks:
+            suite.conv_pool(x, weights, bias, variant=name, n_threads=1,
+                            activation=activation, method=method, **kwargs)
+    return calls
+
+
+def _drive(selected):
+    """Run under callgrind: each case once inside the counted region, in order."""
+    from suite._callgrind import counted
+
+    # No cyclic garbage collection: when one runs depends on every allocation made since
+    # the last, so it would land in some counted call of one build and not of another.
+    # The calls make no reference cycles; their objects go by reference counting.
+    gc.collect()
+    gc.disable()
+    for case in selected:
+        # Uncounted first, on a corner of the inputs: what happens once per process (the
+        # CPU dispatch, lazy imports, BLAS buffers) or once per code object and call site
+        # (the interpreter's specialisation of the Python layer) is not the call's cost.
+        warm = _calls(case, small=True)
+        for _ in range(WARMUP_CALLS):
+            warm()
+        counted(_calls(case))
+
+
+def spread(runs, workloads=COUNTED_WORKLOADS):
+    """Count ``runs`` times, each in a fresh process; per case the largest over smallest.
+
+    Only the cases of ``workloads`` are counted.
+
+    Returns
+    -------
+    dict
+        ``{"kernel": {key: ratio}, "inclusive": {key: ratio}, "max": {...}, "runs": [...],
+        "seconds": [...]}``: the largest over smallest count of each case, the largest of
+        those, each run's counts and its wall-clock and CPU seconds.
+    """
+    import resource
+    import time
+
+    results, seconds = [], []
+    for _ in range(runs):
+        start = time.perf_counter()
+        cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
+        results.append(count([case for case in cases() if case[1] in workloads]))
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        seconds.append({"wall": time.perf_counter() - start,
+                        "cpu": after.ru_utime + after.ru_stime - cpu.ru_utime - cpu.ru_stime})
+    out = {"runs": results, "seconds": seconds}
+    for which in ("kernel", "inclusive"):
+        out[which] = {key: max(r[key][which] for r in results) /
+                      min(r[key][which] for r in results) for key in results[0]}
+    out["max"] = {which: max(out[which].values()) for which in ("kernel", "inclusive")}
+    return out
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--drive"]:
+        _drive(json.loads(sys.argv[2]))
+    elif sys.argv[1:2] == ["--spread"]:
+        print(json.dumps(spread(int(sys.argv[2]), sys.argv[3:] or COUNTED_WORKLOADS), indent=1))
+    else:
+        print(json.dumps(count(), indent=1))
