@@ -159,7 +159,8 @@ def pool(fmap, method="max", *, k=None, chunks=None):
     """
     fmap = _real_array("fmap", fmap)
     if fmap.ndim < 3:
-        raise ValueError(f"fmap must have shape (..., channels, rows, cols), got shape {fmap.shape}")
+        raise ValueError(f"fmap must have shape (..., channels, rows, cols), got shape "
+                         f"{fmap.shape}")
     positions = fmap.shape[-2] * fmap.shape[-1]
     if positions == 0:
         raise ValueError(f"fmap of shape {fmap.shape} has no positions to pool")

@@ -7,8 +7,9 @@ import enum
 
 import numpy as np
 import numpy.typing as npt
+from typing_extensions import TypeAlias
 
-_Array = npt.NDArray[np.floating]
+_Array: TypeAlias = npt.NDArray[np.floating]
 
 class Core(enum.IntEnum):
     """The serial feature-map cores (``cpdef enum Core`` in ``_conv.pxd``)."""

@@ -6,8 +6,9 @@ import numpy.typing as npt
 
 from suite._conv import Core
 from suite._pool import Method
+from typing_extensions import TypeAlias
 
-_Array = npt.NDArray[np.floating]
+_Array: TypeAlias = npt.NDArray[np.floating]
 
 class Activation(enum.IntEnum):
     IDENTITY = 0

@@ -5,9 +5,10 @@ import numpy as np
 import numpy.typing as npt
 
 from suite._conv_pool import Activation
+from typing_extensions import TypeAlias
 
-_Array = npt.NDArray[np.floating]
-_Index = npt.NDArray[np.intp]
+_Array: TypeAlias = npt.NDArray[np.floating]
+_Index: TypeAlias = npt.NDArray[np.intp]
 
 class Network:
     single: bool

@@ -6,8 +6,9 @@ import enum
 
 import numpy as np
 import numpy.typing as npt
+from typing_extensions import TypeAlias
 
-_Array = npt.NDArray[np.floating]
+_Array: TypeAlias = npt.NDArray[np.floating]
 
 class Method(enum.IntEnum):
     """The pooling methods (``cpdef enum Method`` in ``_pool.pxd``)."""

@@ -74,7 +74,7 @@ cdef void fmap_seed(Geometry g, const floating* x, const floating* w,
     independent dependency chains, so consecutive multiply-adds can overlap in the FPU.
     An odd width takes the plain single-accumulator path.
     """
-    cdef Py_ssize_t s, c, i, j, a, b
+    cdef Py_ssize_t s, c, i, j, _row, b
     cdef Py_ssize_t half = g.w // 2
     cdef bint speedup = g.w % 2 == 0
     cdef const floating* embed_start
@@ -94,7 +94,7 @@ cdef void fmap_seed(Geometry g, const floating* x, const floating* w,
                     acc1 = 0
                     acc2 = 0
                     if speedup:
-                        for a in range(g.h):
+                        for _row in range(g.h):
                             embed1 = embed_start
                             embed2 = embed_start + half
                             conv2 = conv1 + half
@@ -104,7 +104,7 @@ cdef void fmap_seed(Geometry g, const floating* x, const floating* w,
                             embed_start += g.d
                             conv1 += g.w
                     else:
-                        for a in range(g.h):
+                        for _row in range(g.h):
                             for b in range(g.w):
                                 acc1 = acc1 + embed_start[b] * conv1[b]
                             embed_start += g.d
