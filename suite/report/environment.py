@@ -50,8 +50,25 @@ def build() -> Optional[dict]:
 
 
 def environment(torch=None) -> Dict[str, object]:
-    """The machine, library versions, BLAS and OpenMP libraries, and the build's commit."""
+    """Where a report ran: the machine, the libraries, the kernels' build and its commit.
+
+    Parameters
+    ----------
+    torch : module, optional
+        PyTorch, when the report compared with it (its version is recorded).
+
+    Returns
+    -------
+    dict
+        ``"machine"`` (platform, CPU model, cores this process may run on, Python),
+        ``"versions"`` of the libraries, ``"threadpools"`` (the BLAS and OpenMP libraries
+        threadpoolctl finds), ``"isa"``, the build of the kernels in use
+        (``suite._runtime.ISA``: ``"avx512"``, ``"avx2+fma"`` or ``"baseline"``), and
+        ``"git"``, the commit of the build (:func:`build`).  Reports written before the
+        ``"isa"`` entry have none.
+    """
     from threadpoolctl import threadpool_info
+    from suite import _runtime
     from suite.registry import default_threads
     return {
         "machine": {"platform": platform.platform(), "cpu": _cpu_model(),
@@ -59,8 +76,10 @@ def environment(torch=None) -> Dict[str, object]:
         "versions": {"textcnn-suite": suite.__version__, "numpy": np.__version__,
                      "scipy": _version("scipy"), "Cython": _version("Cython"),
                      "threadpoolctl": _version("threadpoolctl"),
-                     "torch": None if torch is None else torch.__version__},
+                     "torch": None if torch is None else torch.__version__,
+                     "onnxruntime": _version("onnxruntime")},
         "threadpools": threadpool_info(),
+        "isa": _runtime.ISA,
         "git": build(),
     }
 

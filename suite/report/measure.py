@@ -52,6 +52,10 @@ class Settings:
         Minimum seconds per sample.
     gemm_size : int
         Side of the square matrices of the GEMM peak.
+    command : str, optional
+        The command line that asked for the run (``python -m suite run ...``), recorded
+        in the JSON so that a table made from it can say how its figures were made;
+        None when the run was started from Python.
     """
 
     workloads: List[str] = field(default_factory=lambda: list(WORKLOADS) + [INTENT.name])
@@ -61,6 +65,7 @@ class Settings:
     repeat: int = 5
     min_time: float = 0.02
     gemm_size: int = 1024
+    command: Optional[str] = None
 
     @classmethod
     def quick(cls, **kwargs) -> "Settings":
