@@ -130,3 +130,112 @@ def test_stub_enums_are_the_compiled_enums(stub):
                if isinstance(node, ast.ClassDef)
                and any("Enum" in ast.unparse(base) for base in node.bases)}
     assert stubbed == compiled
+
+
+# -- what the Markdown documents name exists, and their numbers are the code's --------------
+
+#: The hand-written documents (docs/performance.md is generated from a report's JSON).
+DOCUMENTS = ["README.md", os.path.join("benchmarks", "README.md"), os.path.join("docs", "gate.md")]
+
+
+def _document(path):
+    with open(os.path.join(ROOT, path)) as f:
+        return f.read()
+
+
+def _spans(text):
+    """The inline code spans of Markdown ``text`` (fenced and indented blocks left out)."""
+    text = re.sub(r"^```.*?^```", "", text, flags=re.S | re.M)
+    text = "\n".join(line for line in text.splitlines() if not line.startswith("    "))
+    return re.findall(r"`([^`\n]+)`", text)
+
+
+def _section(text, heading):
+    return text.split(f"\n## {heading}\n", 1)[1].split("\n## ", 1)[0]
+
+
+def _resolve(dotted):
+    import importlib
+    parts = dotted.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        for name in parts[cut:]:
+            obj = getattr(obj, name)
+        return obj
+    raise ImportError(dotted)
+
+
+@pytest.mark.parametrize("path", DOCUMENTS)
+def test_documents_name_only_what_the_code_has(path):
+    # A name the code lost, or a file it moved, fails here instead of misleading a reader.
+    spans = _spans(_document(path))
+    names = [s for s in spans if re.fullmatch(r"(suite|benchmarks)(\.\w+)+", s)]
+    assert names
+    for name in names:
+        try:
+            _resolve(name)
+        except (ImportError, AttributeError) as error:
+            pytest.fail(f"{path} names {name}, which does not exist: {error}")
+    files = [s.split("::")[0] for s in spans
+             if re.fullmatch(r"\.?[\w-]+/[\w./-]*(::\w+)?", s) and not s.startswith(".asv/")]
+    assert files
+    missing = [f for f in files if not any(os.path.exists(os.path.join(ROOT, d, f))
+                                           for d in (".", "suite", "pyx/suite"))]
+    assert not missing, f"{path} names files that do not exist: {missing}"
+    # The environment switches it names are read by the code.
+    sources = "".join(_document(p) for p in (
+        "setup.py", "pyx/suite/_runtime.pyx", "benchmarks/counting.py"
+        if os.path.exists(os.path.join(ROOT, "benchmarks", "counting.py"))
+        else "benchmarks/instructions.py"))
+    for switch in set(re.findall(r"\bSUITE_[A-Z0-9_]+", " ".join(spans))):
+        assert f'"{switch}"' in sources, f"{path} names {switch}, which no code reads"
+
+
+def test_readme_map_and_checklist_name_real_files_and_symbols():
+    readme = _document("README.md")
+    places = [os.path.join(ROOT, d) for d in (".", "pyx/suite", "suite", "suite/report")]
+    for heading in ("Map of the code", "Adding a feature-map variant"):
+        bare = [s for s in _spans(_section(readme, heading))
+                if re.fullmatch(r"[\w.]+\.(pyx|pxd|pxi|tp|h|py)", s)]
+        missing = [f for f in bare if not any(os.path.exists(os.path.join(p, f))
+                                              for p in places)]
+        assert not missing, f"README.md, {heading}: no such file: {missing}"
+    # Each step of the checklist names symbols of the files it names.
+    steps = re.findall(r"^\d+\. (.*?)(?=^\d+\. |^\S|\Z)",
+                       _section(readme, "Adding a feature-map variant"), re.S | re.M)
+    assert len(steps) >= 4
+    for step in steps:
+        spans = _spans(step)
+        files = [s for s in spans if "/" in s or re.fullmatch(r"\w+\.py", s)]
+        text = "".join(_document(f) for f in files)
+        for symbol in spans:
+            symbol = symbol.split("(")[0]
+            if "/" not in symbol and re.fullmatch(r"\w+", symbol):
+                assert re.search(rf"\b{symbol}\b", text), f"{symbol} is in none of {files}"
+
+
+def test_readme_numbers_are_the_codes():
+    readme = _document("README.md")
+    # The tiles kernel's register tile: FILTERS channels x the widest of WIDTHS windows.
+    tiles = _document("pyx/suite/_tiles.pxi.tp")
+    filters = int(re.search(r"^FILTERS = (\d+)$", tiles, re.M).group(1))
+    widths = ast.literal_eval(re.search(r"^WIDTHS = (\[.*\])$", tiles, re.M).group(1))
+    assert f"| `tiles` | Cython | {filters}-channel x {max(widths)}-window" in readme
+    python = re.search(r'^requires-python = ">=([\d.]+)"$', _document("pyproject.toml"),
+                       re.M).group(1)
+    assert f"Python {python} or newer" in readme
+
+
+def test_gate_document_gives_the_gate_s_factor():
+    from ci_commands import commands
+
+    (gate,) = [c for c in commands("gate") if "--bench instructions" in c]
+    factor = float(re.search(r"--factor (\S+)", gate).group(1))
+    text = _document(os.path.join("docs", "gate.md"))
+    quoted = re.findall(r"--factor (\S+) --bench instructions", text)
+    assert quoted and all(float(q) == factor for q in quoted)
+    # docs/gate.md: the factor "catches a kernel doing a tenth more work".
+    assert "a tenth more" in " ".join(text.split()) and factor < 1.1
