@@ -36,8 +36,8 @@ variant, pooling method or activation it does not have) is n/a.
 
 As a script: ``python counting.py`` prints the counts as JSON; ``python
 counting.py --spread RUNS [WORKLOAD ...]`` counts RUNS times, each in fresh valgrind
-processes, and prints each case's largest over smallest count (benchmarks/README.md, "Performance
-gate"); the driver that runs under valgrind is ``python counting.py --drive CASES``.
+processes, and prints each case's largest over smallest count (docs/gate.md gives the
+spreads measured); the driver that runs under valgrind is ``python counting.py --drive CASES``.
 """
 import gc
 import json

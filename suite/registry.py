@@ -174,11 +174,12 @@ def choose_feature_map(x_shape, w_shape, n_threads) -> str:
       A filter and its window are one contiguous run, so each tile is one vectorised
       loop; it ran at 0.9-1.2x the speed of ``simd`` on ``utterance``, ``kim-mr`` and
       ``kim-mr-b64`` and on d = 20, 50, 64, in float64 and float32.
-    * Narrower filters with ``d - w + 1 >= 32`` positions along a row: ``direct``, which
-      vectorises along those positions.  With AVX-512 it ran at 2.0-6.8x ``simd`` and
-      1.4-3.5x ``blas`` on filters 16 and 32 wide of d = 64 and 128, and 1.7-2.3x both on
-      150 of d = 300; from 5 x 5 to 3 x 3 filters it is 4-7x ``blas``.  With 17 to 21
-      positions it ran at 0.64-1.35x the others, so it stops at 32.
+    * Narrower filters with at least ``DIRECT_MIN_POSITIONS`` positions along a row
+      (``d - w + 1``): ``direct``, which vectorises along those positions.  With AVX-512
+      it ran at 2.0-6.8x ``simd`` and 1.4-3.5x ``blas`` on filters 16 and 32 wide of
+      d = 64 and 128, and 1.7-2.3x both on 150 of d = 300; from 5 x 5 to 3 x 3 filters it
+      is 4-7x ``blas``.  With 17 to 21 positions it ran at 0.64-1.35x the others, so it
+      starts at two vectors of float32 in the AVX-512 build.
     * Narrower filters with fewer positions: ``blas`` for rows shorter than 16, whose
       shifted GEMMs vectorise along the output and ran 1.2-4x faster than ``simd``;
       ``simd``, the C kernel, for longer rows (the Cython tiles ran at 0.63-0.98x its

@@ -120,8 +120,8 @@ def test_counts_identical_run_to_run():
     assert {kind for kind, *_ in cases} == {"feature_map", "pool", "conv_pool", "model"}
     assert all(value["kernel"] > 10_000 for value in first.values())
     assert all(value["inclusive"] > value["kernel"] for value in first.values())
-    # Both counts agree within 1%, five times inside the gate's factor (benchmarks/README.md
-    # gives the spreads measured, far smaller; a case that moves is named).
+    # Both counts agree within 1%, five times inside the gate's factor (docs/gate.md gives
+    # the spreads measured, far smaller; a case that moves is named).
     for which, bound in (("kernel", 1.01), ("inclusive", 1.01)):
         spread = {k: max(first[k][which], second[k][which]) /
                   min(first[k][which], second[k][which]) for k in first}
