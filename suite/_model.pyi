@@ -5,11 +5,12 @@ import numpy as np
 import numpy.typing as npt
 
 from suite._conv_pool import Activation
-from typing_extensions import TypeAlias
+from typing_extensions import TypeAlias, disjoint_base
 
 _Array: TypeAlias = npt.NDArray[np.floating]
 _Index: TypeAlias = npt.NDArray[np.intp]
 
+@disjoint_base
 class Network:
     single: bool
     n_features: int
