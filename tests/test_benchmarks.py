@@ -4,6 +4,7 @@ import ast
 import importlib
 import inspect
 import itertools
+import json
 import os
 import subprocess
 import sys
@@ -129,3 +130,38 @@ def test_benchmark_runs_once(cls, method, params):
         bench.teardown(*params)
     if method.startswith("track_"):
         assert isinstance(result, (int, float)) and not isinstance(result, bool) and result > 0
+
+
+_FIRST_TIMED_CALL = """
+import json, sys
+sys.path.insert(0, {root!r})
+from benchmarks import {module}
+bench = {module}.{cls}()
+params = {params!r}
+bench.setup(*params)
+before = set(sys.modules)
+getattr(bench, {method!r})(*params)
+print(json.dumps(sorted(set(sys.modules) - before)))
+"""
+
+
+def _first_timed_calls():
+    for cls in CLASSES:
+        for method in sorted(m for m in dir(cls) if m.startswith("time_")):
+            params = next(itertools.product(*cls.params))
+            yield pytest.param(cls, method, params, id=f"{cls.__name__}.{method}")
+
+
+@pytest.mark.parametrize("cls, method, params", _first_timed_calls())
+def test_a_timed_call_imports_nothing_the_first_time(cls, method, params):
+    # In a fresh process, as asv runs a benchmark: whatever a timed call would import
+    # for the first time (scipy.signal, which the references and suite import lazily)
+    # is imported by setup, outside the timing.
+    script = _FIRST_TIMED_CALL.format(root=ROOT, module=cls.__module__.split(".")[-1],
+                                      cls=cls.__name__, params=params, method=method)
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300)
+    if done.returncode != 0 and "NotImplementedError" in done.stderr:
+        pytest.skip(f"this build has no {params}: n/a in asv")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.splitlines()[-1]) == []
