@@ -211,15 +211,25 @@ class Pinned:
     """BLAS and OpenMP pools on one thread while a benchmark runs.
 
     Kernels are called with ``n_threads=1`` unless the benchmark's name says how many
-    threads it uses; an explicit ``n_threads`` is not limited by the OpenMP pin.
+    threads it uses; an explicit ``n_threads`` is not limited by the OpenMP pin.  A
+    subclass's ``setup`` ends with ``warm_up``.
     """
 
     def setup(self, *params):
-        # What a timed call would otherwise do the first time in this process: the
-        # references (and suite) import scipy.signal lazily, which took twenty times a
-        # small workload's correlate2d in the first timed call of a --quick run.
+        # The references (and suite) import scipy.signal lazily: here, not in a timing.
         import scipy.signal  # noqa: F401
         self._limits = threadpool_limits(limits=1)
+
+    def warm_up(self, *params):
+        """Call every ``time_*`` benchmark of the case once, untimed.
+
+        What a call does the first time in a fresh benchmark process (imports, the first
+        touch of its memory, caches) then falls outside the timing, in ``asv run
+        --quick`` too, which times one call with no warm-up of its own.
+        """
+        for name in sorted(dir(self)):
+            if name.startswith("time_"):
+                getattr(self, name)(*params)
 
     def teardown(self, *params):
         if hasattr(self, "_limits"):
@@ -240,3 +250,4 @@ class OnWorkload(Pinned):
             require(self.kernel, case["variant"])
         super().setup()
         self.x, self.banks = inputs(WORKLOADS[case["workload"]], case["dtype"])
+        self.warm_up(*params)

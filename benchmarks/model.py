@@ -13,6 +13,7 @@ class TextCNN(Pinned):
         self.model = intent_model(dtype)
         super().setup()
         self.tokens, self.lengths = intent_tokens(case)
+        self.warm_up(case, dtype)
 
     def time_text_cnn(self, case, dtype):
         self.model.logits(self.tokens, self.lengths, n_threads=1)
