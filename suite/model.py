@@ -308,7 +308,8 @@ class TextCNN:
         return (tokens, _as_intp(tokens)), (lengths, _as_intp(lengths)), single
 
     def _encoding(self, n):
-        """The positional encoding of positions ``0 .. n-1`` (no rows if not positional).
+        """The positional encoding of positions ``0 .. n-1`` (``_forward`` asks only when
+        ``positional``).
 
         The encoding is computed once for as many positions as the longest sentence so
         far (at least 64) and kept.  Any number of threads may ask at once: a longer
