@@ -37,7 +37,10 @@ variant, pooling method or activation it does not have) is n/a.
 As a script: ``python counting.py`` prints the counts as JSON; ``python
 counting.py --spread RUNS [WORKLOAD ...]`` counts RUNS times, each in fresh valgrind
 processes, and prints each case's largest over smallest count (docs/gate.md gives the
-spreads measured); the driver that runs under valgrind is ``python counting.py --drive CASES``.
+spreads measured); ``python counting.py --mix [WORKLOAD ...]`` counts the cases of those
+workloads (every case by default) and prints each kernel function's executed instruction
+mix (``mix.py``: packed and scalar floating-point instructions, operations per
+instruction); the driver that runs under valgrind is ``python counting.py --drive CASES``.
 """
 import gc
 import json
@@ -48,12 +51,14 @@ import sys
 import tempfile
 
 if __package__:
+    from . import mix as _mix
     from ._common import (ACTIVATIONS, DTYPES, FEATURE_MAP_VARIANTS, LAYER, POOL_ARGS,
                           POOL_METHODS, WORKLOADS, inputs, intent_model, intent_tokens, maps)
 else:  # run as a script, or as the driver under valgrind
     # Appended: the build under test, installed or on PYTHONPATH, must win over the
     # source tree beside this directory.
     sys.path.append(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    from benchmarks import mix as _mix
     from benchmarks._common import (ACTIVATIONS, DTYPES, FEATURE_MAP_VARIANTS, LAYER,
                                     POOL_ARGS, POOL_METHODS, WORKLOADS, inputs, intent_model,
                                     intent_tokens, maps)
@@ -192,41 +197,132 @@ def counts_toward_kernel(obj, package_dir):
             or name.startswith(("libm.", "libm-")))
 
 
-def part_instructions(path, package_dir):
-    """Instructions of one callgrind profile part: ``{"kernel": ..., "inclusive": ...}``.
+def _short_path(path):
+    """A source file as the summary shows it: from ``pyx/`` or ``suite/`` on, else its name."""
+    parts = path.split("/")
+    for top in ("pyx", "suite"):
+        if top in parts:
+            return "/".join(parts[len(parts) - 1 - parts[::-1].index(top):])
+    return parts[-1]
+
+
+def read_part(path, package_dir, detail=False, disassembly=None):
+    """Instructions of one callgrind profile part, and with ``detail`` where they went.
 
     Sums the self cost of every function, and apart the self cost of the functions whose
     object ``counts_toward_kernel``; the cost lines right after a ``calls=`` line are
-    inclusive costs of a call, not self costs.
+    inclusive costs of a call, not self costs.  Reads profiles with and without
+    ``--dump-instr=yes`` (its ``positions:`` line says which).
+
+    Parameters
+    ----------
+    path, package_dir : str
+        The profile part, and the directory of the ``suite`` package whose compiled
+        modules are the project's own code.
+    detail : bool, optional
+        Also return the self cost of every function, the cost of each source line of the
+        project's own functions and their instruction mix (``mix.function_mix``).
+    disassembly : mix.Disassembly, optional
+        Where the mix looks up the project's objects' instructions (made when not given).
+
+    Returns
+    -------
+    dict
+        ``{"kernel": ..., "inclusive": ...}``; with ``detail`` also ``"functions"``
+        (``"object:function"`` -> ``[kernel?, self cost]``), ``"lines"`` (a project
+        function -> ``{"file:line": cost}``) and ``"mix"`` (a project function that ran a
+        floating-point instruction -> its mix).
     """
-    objects = {}    # callgrind's name compression: "(id) name" defines, "(id)" refers
-    current = None
+    objects, files, names = {}, {}, {}  # callgrind's name compression, one table each
+    positions = ["line"]
+    state = [0]
+    current = fn = source = None
+    kernel_object = own_object = False
     after_call = False
     kernel = inclusive = 0
+    functions, lines, addresses = {}, {}, {}
+
+    def compressed(table, spec):
+        spec = spec.strip()
+        if spec.startswith("("):
+            ident, _, name = spec.partition(")")
+            name = name.strip() or table[ident]
+            table[ident] = name
+            return name
+        return spec
+
     with open(path) as f:
         for line in f:
-            if line.startswith(("ob=", "cob=")):
-                spec = line.split("=", 1)[1].strip()
-                if spec.startswith("("):
-                    ident, _, name = spec.partition(")")
-                    name = name.strip() or objects[ident]
-                    objects[ident] = name
-                else:
-                    name = spec
-                if line.startswith("ob="):
-                    current = name
-            elif line.startswith("calls="):
-                after_call = True
-            elif line[:1].isdigit() or line[:1] in "+-*":
+            head = line[:1]
+            if head.isdigit() or head in "+-*":
+                fields = line.split()
+                n = len(positions)
+                if detail:
+                    for i, field in enumerate(fields[:n]):
+                        if field == "*":
+                            continue
+                        if field[0] in "+-":
+                            state[i] += int(field)
+                        else:
+                            state[i] = int(field, 0)
+                cost = int(fields[n]) if len(fields) > n else 0
                 if after_call:
                     after_call = False
                     continue
-                fields = line.split()
-                cost = int(fields[1]) if len(fields) > 1 else 0
                 inclusive += cost
-                if current is not None and counts_toward_kernel(current, package_dir):
+                if kernel_object:
                     kernel += cost
-    return {"kernel": kernel, "inclusive": inclusive}
+                if detail and cost:
+                    key = f"{os.path.basename(current or '???')}:{fn}"
+                    entry = functions.setdefault(key, [kernel_object, 0])
+                    entry[1] += cost
+                    if own_object:
+                        if "line" in positions:
+                            where = f"{source}:{state[positions.index('line')]}"
+                            own = lines.setdefault(key, {})
+                            own[where] = own.get(where, 0) + cost
+                        if "instr" in positions:
+                            own = addresses.setdefault((current, key), {})
+                            address = state[positions.index("instr")]
+                            own[address] = own.get(address, 0) + cost
+            elif line.startswith(("ob=", "cob=")):
+                name = compressed(objects, line.split("=", 1)[1])
+                if line.startswith("ob="):
+                    current = name
+                    kernel_object = counts_toward_kernel(current, package_dir)
+                    own_object = current.startswith(package_dir + os.sep)
+            elif line.startswith(("fl=", "fi=", "fe=", "cfi=", "cfl=")):
+                name = _short_path(compressed(files, line.split("=", 1)[1]))
+                if not line.startswith("c"):
+                    source = name
+            elif line.startswith(("fn=", "cfn=")):
+                name = compressed(names, line.split("=", 1)[1])
+                if line.startswith("fn="):
+                    fn = name
+            elif line.startswith("calls="):
+                after_call = True
+            elif line.startswith("positions:"):
+                positions = line.split(":", 1)[1].split()
+                state = [0] * len(positions)
+    out = {"kernel": kernel, "inclusive": inclusive}
+    if detail:
+        from_objects = disassembly if disassembly is not None else _mix.Disassembly()
+        out["functions"] = functions
+        out["lines"] = lines
+        out["mix"] = {}
+        for (obj, key), costs in addresses.items():
+            m = _mix.function_mix(costs, from_objects(obj))
+            if _mix.floating_point(m):
+                out["mix"][key] = m
+    return out
+
+
+def part_instructions(path, package_dir):
+    """Instructions of one callgrind profile part: ``{"kernel": ..., "inclusive": ...}``.
+
+    ``read_part`` without the detail.
+    """
+    return read_part(path, package_dir)
 
 
 def kernel_instructions(path, package_dir):
@@ -249,11 +345,12 @@ def groups(selected, n=COUNT_PROCESSES):
     return [group for group in (list(selected[i::n]) for i in range(n)) if group]
 
 
-def count(selected=None, valgrind="valgrind"):
+def count(selected=None, valgrind="valgrind", detail=False):
     """Count the instructions of every case, in ``COUNT_PROCESSES`` callgrind processes.
 
     The cases are split by ``groups``; each group is counted by a valgrind process of its
-    own, in a work directory of its own, all of them at once.
+    own, in a work directory of its own, all of them at once.  callgrind records the cost
+    of each instruction address (``--dump-instr=yes``), which changes no count.
 
     Parameters
     ----------
@@ -261,13 +358,16 @@ def count(selected=None, valgrind="valgrind"):
         The cases to count, as ``case_key`` arguments; all of ``cases()`` by default.
     valgrind : str, optional
         The valgrind executable.
+    detail : bool, optional
+        Also say where each case's instructions went (``read_part``'s ``"functions"``,
+        ``"lines"`` and ``"mix"``).
 
     Returns
     -------
     dict
         ``case_key(...)`` -> ``{"kernel": ..., "inclusive": ...}``, the instructions
         executed by that case's calls in the kernel's own code and in all, in the order
-        of ``selected``.
+        of ``selected`` (with ``detail``, and where they went).
 
     Raises
     ------
@@ -297,13 +397,15 @@ def count(selected=None, valgrind="valgrind"):
             out, err = tempfile.TemporaryFile("w+"), tempfile.TemporaryFile("w+")  # noqa: SIM115
             running.append((group, work, None, out, err))
             command = [valgrind, "--tool=callgrind", f"--toggle-collect={_REGION}",
-                       f"--dump-after={_REGION}", "--callgrind-out-file=callgrind.out",
+                       f"--dump-after={_REGION}", "--dump-instr=yes",
+                       "--callgrind-out-file=callgrind.out",
                        sys.executable, os.path.abspath(__file__), "--drive",
                        json.dumps(group)]
             proc = subprocess.Popen(command, env=env, cwd=work, stdout=out, stderr=err,
                                     stdin=subprocess.DEVNULL, text=True)
             running[-1] = (group, work, proc, out, err)
         counts = {}
+        disassembly = _mix.Disassembly()
         for group, work, proc, out, err in running:
             returncode = proc.wait()
             if returncode != 0:
@@ -317,7 +419,7 @@ def count(selected=None, valgrind="valgrind"):
             if missing or os.path.exists(extra):
                 raise RuntimeError(f"expected {len(group)} callgrind profile parts in {work}, "
                                    f"got {sorted(os.listdir(work))}")
-            counts.update((case_key(*case), part_instructions(part, package_dir))
+            counts.update((case_key(*case), read_part(part, package_dir, detail, disassembly))
                           for case, part in zip(group, parts))
         return {case_key(*case): counts[case_key(*case)] for case in selected}
     finally:
@@ -328,6 +430,49 @@ def count(selected=None, valgrind="valgrind"):
             out.close()
             err.close()
             shutil.rmtree(work, ignore_errors=True)
+
+
+#: Environment variable naming a directory where the count asv makes of each commit
+#: (``record_count``) also writes where that commit's instructions went, for
+#: ``explain.py``: ``<directory>/<commit>.json``.  ``.ci/gate`` sets it.
+RECORD_ENV = "SUITE_COUNT_RECORD"
+
+
+def record_path(commit=None):
+    """Where ``record_count`` writes the record of ``commit`` (asv's ``ASV_COMMIT`` by
+    default); ``None`` when ``RECORD_ENV`` or the commit is not set."""
+    directory = os.environ.get(RECORD_ENV)
+    commit = commit or os.environ.get("ASV_COMMIT")
+    if not directory or not commit:
+        return None
+    return os.path.join(directory, f"{commit}.json")
+
+
+def record_count():
+    """``count()`` of every case, as asv's ``setup_cache`` makes it once per build.
+
+    When ``record_path()`` is set, the same count also says where the instructions went
+    (``count(detail=True)``), written there as JSON ``{"commit": ..., "cases": {key:
+    ...}}``; an older record of the commit is removed first, so a failed count leaves
+    none.  The parse of the detail adds seconds to minutes of counting.
+
+    Returns
+    -------
+    dict
+        ``case_key(...)`` -> ``{"kernel": ..., "inclusive": ...}``.
+    """
+    path = record_path()
+    if path is None:
+        return count()
+    if os.path.exists(path):
+        os.remove(path)
+    counts = count(detail=True)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path + ".part", "w") as f:
+        json.dump({"commit": os.path.basename(path)[:-len(".json")], "cases": counts}, f)
+    os.replace(path + ".part", path)
+    return {key: {"kernel": value["kernel"], "inclusive": value["inclusive"]}
+            for key, value in counts.items()}
 
 
 _INPUTS = {}  # (function, workload, dtype) -> the inputs, made once per counting process
@@ -460,9 +605,52 @@ def spread(runs, workloads=COUNTED_WORKLOADS):
     return out
 
 
+def mix_cases(workloads=()):
+    """The cases ``--mix`` counts: those of ``workloads`` (all of ``cases()`` by default).
+
+    A workload is one of ``COUNTED_WORKLOADS`` or of ``COUNTED_MODEL_CASES``.
+
+    Raises
+    ------
+    ValueError
+        Naming a workload that is neither.
+    """
+    known = COUNTED_WORKLOADS + COUNTED_MODEL_CASES
+    unknown = [w for w in workloads if w not in known]
+    if unknown:
+        raise ValueError(f"counting.py --mix: unknown workload {unknown[0]!r}; the counted "
+                         f"ones are {', '.join(known)}")
+    return [case for case in cases() if not workloads or case[1] in workloads]
+
+
+def print_mix(workloads=()):
+    """Count the cases of ``workloads`` and print each kernel function's instruction mix.
+
+    The mix of one build, the one on the path (``explain.format_mix``), as a Markdown
+    table: per kernel function and dtype, its executed instructions, its floating-point
+    instructions by kind (packed 512, 256, 128-bit, scalar), the packed share and the
+    floating-point operations per instruction.
+    """
+    if __package__:
+        from . import explain
+    else:
+        from benchmarks import explain
+    counts = count(mix_cases(workloads), detail=True)
+    print(explain.format_mix(explain.mix_table({"cases": counts})))
+
+
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--drive"]:
         _drive(json.loads(sys.argv[2]))
+    elif sys.argv[1:2] == ["--mix"]:
+        try:
+            mix_cases(sys.argv[2:])
+        except ValueError as e:
+            sys.exit(str(e))
+        reason = unavailable()
+        if reason is not None:
+            sys.exit(f"counting.py --mix: {reason}")
+        print_mix(sys.argv[2:])
     elif sys.argv[1:2] == ["--spread"]:
         print(json.dumps(spread(int(sys.argv[2]), sys.argv[3:] or COUNTED_WORKLOADS), indent=1))
     else:

@@ -3,7 +3,9 @@
 Each class reports two counts of the same calls, which ``counting.count`` makes under
 callgrind, once per build, for every class at once (``setup_cache``):
 ``track_instructions`` is the kernel's own, ``track_inclusive_instructions`` everything
-the calls execute, the Python layer included (see ``counting``).
+the calls execute, the Python layer included (see ``counting``).  With
+``counting.RECORD_ENV`` set, that count also records where each case's instructions went
+(``counting.record_count``), which ``explain.py`` reads.
 
 * ``Instructions``: ``suite.feature_map``, every feature-map variant (one call per filter
   bank, single-threaded);
@@ -21,7 +23,7 @@ variant, pooling method or activation it does not have) is n/a.
 """
 from ._common import DTYPES, FEATURE_MAP_VARIANTS, LAYER, POOL_METHODS
 from .counting import (COUNTED_LAYERS, COUNTED_MODEL_CASES, COUNTED_WORKLOADS, FUSED_VARIANT,
-                       LAYER_WORKLOADS, case_key, count, unavailable)
+                       LAYER_WORKLOADS, case_key, record_count, unavailable)
 
 
 class _Counted:
@@ -38,7 +40,7 @@ class _Counted:
         reason = unavailable()
         if reason is not None:
             return {"skip": reason}
-        return count()
+        return record_count()
 
     setup_cache.timeout = 900
 
