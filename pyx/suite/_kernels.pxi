@@ -2,9 +2,10 @@
 # _tiles.pxi (Cython, vectorised by the C compiler along filter rows, for text-CNN
 # filters), the direct convolution of _direct.pxi (Cython, explicit vectors along output
 # positions, for small 2-D filters), the packed-weight kernel of _packed.pxi (Cython,
-# explicit vectors along the channels, for suite.TextCNN) and the C tiles of _simd.h,
-# the rival the Cython tiles are measured against.  The .pxi files and _simd.h are
-# rendered from Tempita templates by setup.py.  Included by _kernels.pyx,
+# explicit vectors along the channels, for suite.TextCNN), the reductions of the pooling
+# kernels of _reduce.pxi (Cython, explicit vectors along the positions) and the C tiles
+# of _simd.h, the rival the Cython tiles are measured against.  The .pxi files and
+# _simd.h are rendered from Tempita templates by setup.py.  Included by _kernels.pyx,
 # _kernels_avx2.pyx and _kernels_avx512.pyx, which differ only in the flags setup.py
 # compiles them with; suite._runtime imports the widest build the CPU runs.
 from cpython.pycapsule cimport PyCapsule_New
@@ -24,6 +25,7 @@ include "_vectors.pxi"
 include "_tiles.pxi"
 include "_direct.pxi"
 include "_packed.pxi"
+include "_reduce.pxi"
 
 cdef Kernels TABLE
 TABLE.tiles_f64 = tiles[double]
@@ -34,6 +36,10 @@ TABLE.direct_f64 = direct_f64
 TABLE.direct_f32 = direct_f32
 TABLE.packed_f64 = packed_f64
 TABLE.packed_f32 = packed_f32
+TABLE.max_f64 = max_f64
+TABLE.max_f32 = max_f32
+TABLE.sum_f64 = sum_f64
+TABLE.sum_f32 = sum_f32
 
 #: The kernels of this build, for suite._runtime (a capsule of a ``Kernels`` table).
 KERNELS = PyCapsule_New(&TABLE, KERNELS_CAPSULE, NULL)

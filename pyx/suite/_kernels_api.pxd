@@ -28,6 +28,13 @@ ctypedef void (*packed_f32_t)(const float* p, Py_ssize_t channels, Py_ssize_t ld
                               Py_ssize_t windows, float* out,
                               const float* next_bank) noexcept nogil
 
+# max(v, n, result) and sum(v, n): the reductions of suite._pool (see _reduce.pxi).  max
+# returns False, result unset, where suite._pool's exact scalar path must decide.
+ctypedef bint (*max_f64_t)(const double* v, Py_ssize_t n, double* result) noexcept nogil
+ctypedef bint (*max_f32_t)(const float* v, Py_ssize_t n, float* result) noexcept nogil
+ctypedef double (*sum_f64_t)(const double* v, Py_ssize_t n) noexcept nogil
+ctypedef float (*sum_f32_t)(const float* v, Py_ssize_t n) noexcept nogil
+
 cdef enum:
     # Spare columns the transposed sentence of ``packed`` needs past its last window.
     PACKED_PAD = 12
@@ -41,6 +48,10 @@ cdef struct Kernels:
     kernel_f32_t direct_f32
     packed_f64_t packed_f64
     packed_f32_t packed_f32
+    max_f64_t max_f64
+    max_f32_t max_f32
+    sum_f64_t sum_f64
+    sum_f32_t sum_f32
 
 cdef extern from *:
     """

@@ -4,11 +4,33 @@ Each ``*_row`` core pools one row of ``n`` positions and ``pool_row`` picks one 
 ``Method`` enum of ``_pool.pxd``; the ``def`` wrapper ``pool`` applies it to every row of a
 C-contiguous ``(rows, n)`` array with the GIL released.  NaN propagates
 as in NumPy: a NaN anywhere in a pooled window makes that window's result NaN.
+
+The reductions of max, avg and chunk-max pooling are the vector kernels of
+``_reduce.pxi``, compiled once per instruction set, from the table of the build
+``suite._runtime`` chose at import; the rows they decline (a NaN, a zero maximum, fewer
+positions than a vector) take the scalar path here, so max pooling gives the same bits
+in every build.
 """
 from cython cimport floating
 
+from suite._kernels_api cimport Kernels
+from suite._runtime cimport kernel_table
+
+# The table of the build suite._runtime chose, copied once, at import.
+cdef Kernels kernels = kernel_table()[0]
+
 
 cdef floating max_row(const floating* v, Py_ssize_t n) noexcept nogil:
+    cdef floating m
+    cdef bint vector
+    if floating is double:
+        vector = kernels.max_f64(v, n, &m)
+    else:
+        vector = kernels.max_f32(v, n, &m)
+    return m if vector else _scalar_max(v, n)
+
+
+cdef floating _scalar_max(const floating* v, Py_ssize_t n) noexcept nogil:
     # Four running maxima written as `x if x > m else m` (a packed max instruction) and
     # four running sums: NaN compares false with everything, so the maxima can drop a
     # NaN, but it always reaches the sums.  A NaN sum (a NaN, or inf - inf) sends the row
@@ -49,16 +71,12 @@ cdef floating _exact_max(const floating* v, Py_ssize_t n) noexcept nogil:
 
 
 cdef floating avg_row(const floating* v, Py_ssize_t n) noexcept nogil:
-    cdef Py_ssize_t i
-    cdef floating s0 = 0, s1 = 0, s2 = 0, s3 = 0
-    for i in range(0, n - 3, 4):
-        s0 += v[i]
-        s1 += v[i + 1]
-        s2 += v[i + 2]
-        s3 += v[i + 3]
-    for i in range(n - n % 4, n):
-        s0 += v[i]
-    return ((s0 + s1) + (s2 + s3)) / n
+    cdef floating total
+    if floating is double:
+        total = kernels.sum_f64(v, n)
+    else:
+        total = kernels.sum_f32(v, n)
+    return total / n
 
 
 cdef inline bint outranks(floating later, floating earlier) noexcept nogil:

@@ -22,9 +22,38 @@ cdef extern from *:
         __attribute__((vector_size(SUITE_VECTOR_BYTES), aligned(sizeof(float))));
     static const suite_vf64 suite_vzero_f64 = {0};
     static const suite_vf32 suite_vzero_f32 = {0};
+    /* Lane by lane x > m ? x : m, the semantics of the x86 max instructions (a NaN in x
+       keeps m).  C has no ?: on vectors; elsewhere a compare and a blend. */
+    #if defined(__AVX512F__)
+    #include <immintrin.h>
+    #define suite_vmax_f64(m, x) ((suite_vf64)_mm512_max_pd((__m512d)(x), (__m512d)(m)))
+    #define suite_vmax_f32(m, x) ((suite_vf32)_mm512_max_ps((__m512)(x), (__m512)(m)))
+    #elif defined(__AVX__)
+    #include <immintrin.h>
+    #define suite_vmax_f64(m, x) ((suite_vf64)_mm256_max_pd((__m256d)(x), (__m256d)(m)))
+    #define suite_vmax_f32(m, x) ((suite_vf32)_mm256_max_ps((__m256)(x), (__m256)(m)))
+    #elif defined(__SSE2__)
+    #include <emmintrin.h>
+    #define suite_vmax_f64(m, x) ((suite_vf64)_mm_max_pd((__m128d)(x), (__m128d)(m)))
+    #define suite_vmax_f32(m, x) ((suite_vf32)_mm_max_ps((__m128)(x), (__m128)(m)))
+    #else
+    typedef long long suite_vm64 __attribute__((vector_size(SUITE_VECTOR_BYTES)));
+    typedef int suite_vm32 __attribute__((vector_size(SUITE_VECTOR_BYTES)));
+    static inline suite_vf64 suite_vmax_f64(suite_vf64 m, suite_vf64 x) {
+        suite_vm64 gt = x > m;
+        return (suite_vf64)((gt & (suite_vm64)x) | (~gt & (suite_vm64)m));
+    }
+    static inline suite_vf32 suite_vmax_f32(suite_vf32 m, suite_vf32 x) {
+        suite_vm32 gt = x > m;
+        return (suite_vf32)((gt & (suite_vm32)x) | (~gt & (suite_vm32)m));
+    }
+    #endif
     """
     int SUITE_VECTOR_BYTES
     ctypedef double vf64 "suite_vf64"
     ctypedef float vf32 "suite_vf32"
     const vf64 VZERO_F64 "suite_vzero_f64"
     const vf32 VZERO_F32 "suite_vzero_f32"
+    # ``x if x > m else m`` in every lane (a NaN in x keeps m).
+    vf64 vmax_f64 "suite_vmax_f64"(vf64 m, vf64 x) noexcept nogil
+    vf32 vmax_f32 "suite_vmax_f32"(vf32 m, vf32 x) noexcept nogil
