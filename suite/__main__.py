@@ -1,5 +1,6 @@
 """Command line: ``python -m suite run`` checks and times every variant on this machine;
-``python -m suite markdown`` writes the figures of a run's JSON as Markdown tables."""
+``python -m suite markdown`` writes the figures of a run's JSON as Markdown tables;
+``python -m suite history`` counts commits on a Dask cluster and checks the results."""
 from __future__ import annotations
 
 import argparse
@@ -9,6 +10,7 @@ import shlex
 import sys
 from typing import List, Optional
 
+from suite.history import _cli as history_cli
 from suite.registry import CONV_POOL, DTYPES, FEATURE_MAP, POOL
 from suite.workloads import INTENT, WORKLOADS
 
@@ -23,8 +25,9 @@ MARKDOWN_EXIT_STATUS = """exit status:
      'python -m suite run --json', or an output file that cannot be written:
      reported in one line, and nothing is written"""
 COMMANDS_EXIT_STATUS = """exit status (each command's --help gives its own):
-  0  run: every selected variant passed its check; markdown: the tables were written
-  1  run: a variant FAILED its check
+  0  run: every selected variant passed its check; markdown: the tables were written;
+     history: see python -m suite history --help
+  1  run: a variant FAILED its check; history: a commit failed, a conflict, a problem
   2  bad arguments, or a file that cannot be read or written: one line, before any work"""
 
 
@@ -68,6 +71,7 @@ def _parser() -> argparse.ArgumentParser:
                           help="the JSON file of 'python -m suite run --json'")
     markdown.add_argument("--output", metavar="PATH",
                           help="write the Markdown to PATH (default: standard output)")
+    history_cli.add_parser(commands)
     return parser
 
 
@@ -129,6 +133,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parser.parse_args(words)
     if args.command == "markdown":
         return _markdown(parser, args)
+    if args.command == "history":
+        return history_cli.main(args)
     for option, path in (("--json", args.json), ("--plot", args.plot)):
         reason = path is not None and _unwritable(path)
         if reason:
