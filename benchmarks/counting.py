@@ -379,7 +379,8 @@ def count(selected=None, valgrind="valgrind", detail=False):
     selected = [tuple(case) for case in (cases() if selected is None else selected)]
     # The child imports the same suite as this process, installed or built in place.
     root = os.path.dirname(os.path.dirname(os.path.abspath(suite.__file__)))
-    package_dir = os.path.dirname(os.path.abspath(suite.__file__))
+    # Real paths: callgrind names objects by theirs, whatever links led to them.
+    package_dir = os.path.dirname(os.path.realpath(suite.__file__))
     # Only fixed variables: what differs between runs (a random temporary directory name,
     # the caller's environment) must not reach the counted process's memory layout.
     env = dict(COUNTING_ENV, PATH=os.environ.get("PATH", os.defpath), LC_ALL="C")

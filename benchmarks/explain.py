@@ -380,6 +380,8 @@ class Report:
             text = (f"passed: no counted case changed by more than {self.factor}x; the "
                     f"largest change is {r['ratio']:.4f}x "
                     f"({_names(r, self.names)[0]}: {r['base']:,} -> {r['head']:,})")
+            if self.better:
+                text += f"; {len(self.better)} count(s) better than 1/{self.factor}"
             if self.warnings:
                 text += f"; {len(self.warnings)} kernel function(s) lost packed arithmetic"
             return text
@@ -397,7 +399,7 @@ class Report:
         """The summary for the pull request, in Markdown."""
         base, head = self.base["commit"][:8], self.head["commit"][:8]
         title = f"**Instruction gate** ({base} -> {head}): {self.verdict()}"
-        if self.passed and not self.warnings and not self.better:
+        if self.passed and not self.warnings:
             return title + "\n"
         out = [f"## Instruction gate: {'passed' if self.passed else 'FAILED'}", "",
                f"{base} -> {head}, factor {self.factor}: {self.verdict()}.", ""]

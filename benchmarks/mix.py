@@ -18,9 +18,13 @@ The kinds (``classify``):
 * anything else (integer, address arithmetic, branches, integer vectors) is not counted
   as floating-point.
 
-The packed share of a function is its packed floating-point instructions over all its
-floating-point instructions (``packed_share``): a loop the compiler vectorises runs mostly
-packed instructions, the same loop left scalar runs ``vmovss``/``vaddss``/``vfmadd231ss``.
+A function's mix counts its floating-point *arithmetic* instructions by kind (those that
+perform operations: add, subtract, multiply, fused multiply-add, divide, square root,
+minimum, maximum, reciprocal; not the moves, broadcasts, shuffles, compares and logic that
+serve them), so that its packed share (``packed_share``: packed over all of them) says
+whether the arithmetic executed is vector arithmetic: a loop the compiler vectorises runs
+``vfmadd231ps %ymm``, the same loop left scalar ``vfmadd231ss``, while both may load and
+broadcast with packed moves.
 """
 import re
 import subprocess
@@ -143,14 +147,15 @@ def function_mix(costs, table):
     Returns
     -------
     dict
-        Executed instructions of each of ``KINDS``, executed floating-point operations
-        (``"flops"``) and all executed instructions (``"instructions"``).
+        Executed floating-point arithmetic instructions (those with operations: not
+        moves, shuffles, compares or logic) of each of ``KINDS``, executed floating-point
+        operations (``"flops"``) and all executed instructions (``"instructions"``).
     """
     mix = empty()
     for address, n in costs.items():
         mix["instructions"] += n
         kind, flops = table.get(address, (None, 0))
-        if kind is not None:
+        if flops:
             mix[kind] += n
             mix["flops"] += n * flops
     return mix
@@ -164,12 +169,13 @@ def add(total, mix):
 
 
 def floating_point(mix):
-    """The floating-point instructions of ``mix``, of every kind."""
+    """The floating-point arithmetic instructions of ``mix``, of every kind."""
     return sum(mix.get(kind, 0) for kind in KINDS)
 
 
 def packed_share(mix):
-    """Packed over all floating-point instructions of ``mix``; ``None`` without any."""
+    """Packed over all floating-point arithmetic instructions of ``mix``; ``None`` without
+    any."""
     fp = floating_point(mix)
     return None if fp == 0 else (fp - mix.get("scalar", 0)) / fp
 
@@ -193,7 +199,7 @@ def demangle(name):
     ``floating``).  Other names are returned as they are.
     """
     fuse = ""
-    match = re.match(r"^((?:__pyx_fuse_\d+)+)(__pyx_f_.*)$", name)
+    match = re.match(r"^((?:__pyx_fuse_\d+)+)(__pyx_p?[fw]_.*)$", name)
     if match:
         fuse = "[" + ",".join(re.findall(r"\d+", match.group(1))) + "]"
         name = match.group(2)
@@ -208,13 +214,10 @@ def demangle(name):
             break
         length = int(match.group(1))
         start = match.end()
-        if length <= 0 or start + length > len(rest):
+        if length <= 0 or rest[start + length:start + length + 1] != "_":
             break
         parts.append(rest[start:start + length])
-        rest = rest[start + length:]
-        if not rest.startswith("_"):
-            break
-        rest = rest[1:]
+        rest = rest[start + length + 1:]
     parts = [p for p in parts if p != "suite"]
     if prefix != "__pyx_f_":
         rest = rest.lstrip("0123456789")  # the Python function's number in its module
