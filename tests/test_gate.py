@@ -1,7 +1,8 @@
 """The instruction-count gate: deterministic counts, and asv continuous catching a regression.
 
-The asv cases build real commits made in a throw-away clone, with the gate command(s) of
-.ci/commands (which benchmarks/README.md quotes under "Performance gate").  The clone's asv
+The asv cases build real commits made in a throw-away clone and run its ``.ci/gate``, with
+the gate command(s) of .ci/commands (which benchmarks/README.md quotes under "Performance
+gate"), then read the summary it wrote (``benchmarks/explain.py``).  The clone's asv
 environments live in this checkout's ``.asv/env``: created once, shared by both cases, and
 left for ``.ci/gate``, which then finds HEAD already built.  They are slow (minutes) and
 marked ``gate``, which the default test run leaves out.  asv installs each commit it
@@ -18,7 +19,7 @@ import sys
 import pytest
 
 from asv_clone import ASV_ENV, BESIDE_ASV_ENV, ROOT, env_lock, git, make_clone
-from benchmarks import counting, instructions
+from benchmarks import counting, explain, instructions
 from ci_commands import commands
 needs_valgrind = pytest.mark.skipif(shutil.which("valgrind") is None,
                                     reason="valgrind is not installed")
@@ -170,16 +171,29 @@ def clone(tmp_path_factory):
 
 
 def _gate(repo, env, base, head):
-    """Run every gate command; the worst exit status and all the output."""
-    status, output = 0, ""
+    """Run the clone's ``.ci/gate`` (HEAD^ against HEAD, which must be ``base`` and
+    ``head``): its exit status, its output and the summary it wrote."""
+    assert git(repo, "rev-parse", "HEAD^") == base and git(repo, "rev-parse", "HEAD") == head
     for command in _gate_commands(base, head):
         assert command[:2] == ["asv", "continuous"]
-        with env_lock():
-            proc = subprocess.run([sys.executable, "-m", *command], cwd=repo, env=env,
-                                  capture_output=True, text=True, timeout=2400)
-        status = max(status, proc.returncode)
-        output += f"+ {' '.join(command)}\n{proc.stdout}{proc.stderr}"
-    return status, output
+    env = dict(env, PATH=os.path.dirname(sys.executable) + os.pathsep + env["PATH"])
+    env.pop("GITHUB_STEP_SUMMARY", None)
+    summary = repo / explain.DEFAULT_SUMMARY
+    if summary.exists():
+        summary.unlink()
+    with env_lock():
+        proc = subprocess.run(["bash", ".ci/gate"], cwd=repo, env=env, capture_output=True,
+                              text=True, timeout=2400, stdin=subprocess.DEVNULL)
+    output = proc.stdout + proc.stderr
+    assert summary.exists(), f"no summary in {summary}:\n{output}"
+    return proc.returncode, output, summary.read_text()
+
+
+def _report(repo, base, head, factor=1.05):
+    """The gate's comparison of the two commits, from the records its counts wrote."""
+    records = repo / explain.DEFAULT_RECORDS
+    return explain.Report(explain.load_record(records, base),
+                          explain.load_record(records, head), factor, status=None)
 
 
 def _ratio(cell):
@@ -225,12 +239,36 @@ def _extra_pass_in_loops_kernel(repo):
 
 
 def _extra_pass_in_max_pooling(repo):
-    """Max pooling scans every row a second time (for a NaN) after taking its max."""
-    _patch(repo / "pyx" / "suite" / "_pool.pyx",
-           r"^( +)if method == MAX:\n( +)dst\[0\] = max_row\(v, n\)\n",
-           r"\1if method == MAX:\n\2dst[0] = max_row(v, n)\n"
-           r"\2if _exact_max(v, n) != dst[0]:\n\2    dst[0] = _exact_max(v, n)\n",
-           "pool_row no longer sets dst[0] = max_row(v, n) for MAX: update this patch")
+    """Max pooling scans every row a second time first (a plain running max, which
+    returns a NaN only when the row starts with one: the result max pooling gives then).
+
+    Inserted at the top of ``max_row``, the function of pyx/suite/_pool.pyx that takes the
+    max of a row (``cdef floating max_row(const floating* v, Py_ssize_t n) ...:``), with
+    whatever names its two arguments have: the rest of the module may change around it."""
+    def scan(match):
+        indent, v, n = "    ", match.group(2), match.group(3)
+        return (match.group(1)
+                + f"{indent}cdef Py_ssize_t again_i\n"
+                + f"{indent}cdef floating again = {v}[0]\n"
+                + f"{indent}for again_i in range(1, {n}):\n"
+                + f"{indent}    again = {v}[again_i] if {v}[again_i] > again else again\n"
+                + f"{indent}if again != again:\n"
+                + f"{indent}    return again\n")
+
+    path = repo / "pyx" / "suite" / "_pool.pyx"
+    source, n = re.subn(r"^(cdef floating max_row\(const floating\* (\w+), Py_ssize_t (\w+)\)"
+                        r"[^\n]*:\n)", scan, path.read_text(), flags=re.M)
+    assert n == 1, ("_pool.pyx has no `cdef floating max_row(const floating* v, Py_ssize_t n)"
+                    " ...:`: update this patch")
+    path.write_text(source)
+
+
+def _no_reassociation_in_avx2_kernels(repo):
+    """The AVX2 kernels (the build callgrind runs) are compiled without the reassociation
+    flags: the tiles' sums stay in order, so the compiler cannot vectorise them."""
+    _patch(repo / "setup.py", r'("_kernels_avx2":\s*)REDUCTION_FLAGS\s*\+\s*', r"\1",
+           'setup.py\'s MODULE_FLAGS no longer gives "_kernels_avx2": REDUCTION_FLAGS + ...: '
+           "update this patch")
 
 
 def _extra_pass_in_fused_max(repo):
@@ -276,9 +314,14 @@ def test_gate_passes_a_commit_that_changes_no_kernel(clone):
     conv = repo / "pyx" / "suite" / "_conv.pyx"
     conv.write_text("# Kernels are counted by benchmarks/instructions.py.\n" + conv.read_text())
     head = _commit(repo, "comment only")
-    status, output = _gate(repo, env, base, head)
+    status, output, summary = _gate(repo, env, base, head)
     assert status == 0, output
     assert "BENCHMARKS NOT SIGNIFICANTLY CHANGED" in output, output
+    # One line: the verdict and the largest change, and no section.
+    print(summary)
+    assert summary.count("\n") == 1 and "passed" in summary, summary
+    assert "largest change is" in summary and "###" not in summary, summary
+    assert "gate: passed" in output, output
 
 
 @gate
@@ -296,8 +339,9 @@ def test_gate_fails_each_regression(clone):
     _extra_pass_in_feature_map_python_layer(repo)
     head = _commit(repo, "extra passes: loops, max pooling, fused max, tiles core, "
                          "feature_map's input check")
-    status, output = _gate(repo, env, base, head)
+    status, output, summary = _gate(repo, env, base, head)
     print(output)
+    print(summary)
     assert status == 1, output
     assert "PERFORMANCE DECREASED" in output, output
     worse = _worse(output)
@@ -323,3 +367,48 @@ def test_gate_fails_each_regression(clone):
     # What none of them touches stays put: the GEMM kernel's own count, average pooling.
     assert not named(fmap, "blas"), output
     assert not named("PoolInstructions.track_instructions", "avg"), output
+
+    # The summary: the verdict, and for max pooling the function with most of the delta.
+    assert summary.startswith("## Instruction gate: FAILED"), summary
+    assert "### Where: the functions whose own counts changed most" in summary, summary
+    report = _report(repo, base, head)
+    pooling = [deltas for row, deltas in report.where
+               if row["case"].startswith("pool/utterance/max/") and row["which"] == "kernel"]
+    assert pooling, summary
+    for deltas in pooling:
+        top = deltas[0]
+        assert top["object"] == "_pool" and top["share"] > 0.5, deltas
+        assert f"| `{explain.function_name(top['function'])}` | _pool |" in summary, summary
+    assert "pool max" in summary and "feature_map tiles" in summary, summary
+
+
+@gate
+@needs_valgrind
+@uses_asv_env
+def test_gate_names_lost_vectorisation(clone):
+    # After the regressions' commit (its build is the base): the tiles' sums compiled in
+    # order.  The tiles then run scalar arithmetic, several times the instructions.
+    repo, env, _ = clone
+    base = git(repo, "rev-parse", "HEAD")
+    _no_reassociation_in_avx2_kernels(repo)
+    head = _commit(repo, "the AVX2 kernels without the reassociation flags")
+    status, output, summary = _gate(repo, env, base, head)
+    print(output)
+    print(summary)
+    assert status == 1, output
+    report = _report(repo, base, head)
+    fell = {explain.function_name(m["function"]): m for m in report.warnings}
+    assert "_kernels_avx2.tiles[0]" in fell, report.mix
+    tiles = fell["_kernels_avx2.tiles[0]"]
+    assert tiles["dtypes"] == ["float32"]
+    assert tiles["packed"][0] > 0.9 and tiles["packed"][1] < 0.5, tiles
+    # Named where it counts, and as lost vectorisation, in the summary and the log.
+    tiles_case = [deltas for row, deltas in report.where
+                  if row["case"] == "feature_map/utterance/tiles/float32"]
+    assert tiles_case and tiles_case[0][0]["function"].endswith("_kernels_avx2_tiles"), \
+        tiles_case
+    assert "### Warnings: lost vectorisation" in summary, summary
+    assert re.search(r"`_kernels_avx2\.tiles\[0\]` float32: 9\d% packed -> [1-4]?\d%",
+                     summary), summary
+    assert "| `_kernels_avx2.tiles[0]` | _kernels_avx2 |" in summary, summary
+    assert "WARNING lost vectorisation: _kernels_avx2.tiles[0] float32" in output, output
