@@ -4,14 +4,27 @@ The work is cut into the same (batch slice, channel block) tasks as the parallel
 map; each task's feature maps go to a small per-thread tile that is activated and pooled
 while it is still in cache, so the feature maps of the whole batch never exist at once.
 The tiles are plain C memory owned by the call: no Python objects on the way.
+
+On the ``DIRECT`` core, max pooling and average pooling of the identity or the ReLU
+never hold a whole map: the kernel table's ``direct_pool`` folds each output row into
+vector accumulators while it is in L1 (``_direct_pool.pxi``), so pooling a map costs a
+small fraction of computing it.  A map whose max it cannot vouch for (a NaN, or a zero
+max, whose sign the scalar path decides) is computed again and pooled exactly, so
+every result has the bits of the two-pass path.
 """
 from cython cimport floating
 from cython.parallel cimport prange, threadid
 from libc.stdlib cimport calloc, free, malloc
 
-from suite._conv cimport (Core, Geometry, Plan, Task, core_scratch_size, fmap_core,
+from suite._conv cimport (DIRECT, Core, Geometry, Plan, Task, core_scratch_size, fmap_core,
                           make_geometry, make_plan, plan_task, plan_threads)
-from suite._pool cimport CHUNK_MAX, KMAX, MAX, Method, chunk_max_row, max_row, pool_row
+from suite._kernels_api cimport (POOL_ROW_PAD, POOLED_MAX, POOLED_RELU_SUM, POOLED_SUM,
+                                 Kernels, Pooled)
+from suite._pool cimport AVG, CHUNK_MAX, KMAX, MAX, Method, chunk_max_row, max_row, pool_row
+from suite._runtime cimport kernel_table
+
+# The table of the build suite._runtime chose, copied once, at import.
+cdef Kernels kernels = kernel_table()[0]
 
 cdef void activate_pool_row(floating* v, Py_ssize_t n, Activation activation,
                             Method method, Py_ssize_t param, floating* dst,
@@ -32,6 +45,59 @@ cdef void activate_pool_row(floating* v, Py_ssize_t n, Activation activation,
         pool_row(method, v, n, param, dst, work)
 
 
+cdef inline bint pools_in_rows(Core core, Activation activation, Method method) noexcept nogil:
+    """Whether ``direct_pool`` pools these maps as they are computed (``pool_rows``)."""
+    return core == DIRECT and (method == MAX or (
+        method == AVG and (activation == IDENTITY or activation == RELU)))
+
+
+cdef inline Py_ssize_t rows_scratch_size(Geometry g) noexcept nogil:
+    # direct_pool's rows, then one map for the exact path.
+    return 4 * (g.p + POOL_ROW_PAD) + g.m * g.p
+
+
+cdef void pool_rows(Geometry g, const floating* x, const floating* w, const floating* bias,
+                    Activation activation, Method method, floating* dst, Py_ssize_t ld,
+                    floating* scratch) noexcept nogil:
+    """``dst[s * ld + c]``: the pooled, activated map of sentence s and channel c of a task.
+
+    ``scratch`` holds ``rows_scratch_size(g)`` elements.  Max pooling activates the max
+    (every activation is non-decreasing); a NaN or zero max goes to the exact path.
+    """
+    cdef Py_ssize_t s, c, positions = g.m * g.p
+    cdef floating* fmap = scratch + 4 * (g.p + POOL_ROW_PAD)
+    cdef floating* pooled
+    cdef const floating* xs
+    cdef floating v
+    cdef Pooled how = (POOLED_MAX if method == MAX else
+                       POOLED_RELU_SUM if activation == RELU else POOLED_SUM)
+    for s in range(g.batch):
+        xs = x + s * g.n * g.d
+        pooled = dst + s * ld
+        if floating is double:
+            kernels.direct_pool_f64(w, g.channels, g.h, g.w, xs, g.d, g.m, g.p, bias, how,
+                                    scratch, pooled)
+        else:
+            kernels.direct_pool_f32(w, g.channels, g.h, g.w, xs, g.d, g.m, g.p, bias, how,
+                                    scratch, pooled)
+        for c in range(g.channels):
+            v = pooled[c]
+            if method == AVG:
+                pooled[c] = v / positions
+                continue
+            if v != v or v == 0:
+                # The same map again, alone (its outputs have the same bits in a block of
+                # one channel), for the scalar path: the first NaN, or the zero's sign.
+                if floating is double:
+                    kernels.direct_f64(w + c * g.h * g.w, 1, g.h, g.w, xs, g.d, g.m, g.p,
+                                       bias + c, fmap, positions)
+                else:
+                    kernels.direct_f32(w + c * g.h * g.w, 1, g.h, g.w, xs, g.d, g.m, g.p,
+                                       bias + c, fmap, positions)
+                v = max_row(fmap, positions)
+            pooled[c] = activate(v, activation)
+
+
 def conv_pool(const floating[:, :, ::1] x, const floating[:, :, ::1] w,
               const floating[::1] bias, floating[:, ::1] out, Core core,
               Activation activation, Method method, Py_ssize_t param, int n_threads):
@@ -39,8 +105,9 @@ def conv_pool(const floating[:, :, ::1] x, const floating[:, :, ::1] w,
 
     ``out`` has one row per (sentence, channel) and 1, k or ``chunks`` columns.  Each
     thread gets a tile for one task's feature maps (plus GEMM scratch for the ``BLAS``
-    core, and a map's positions for k-max pooling), allocated here in one block.  At most one
-    thread per task is started; returns the threads that ran at least one task.
+    core, and a map's positions for k-max pooling), or where ``pool_rows`` pools the maps
+    as they are computed, a few rows and one map; all allocated here in one block.  At
+    most one thread per task is started; returns the threads that ran at least one task.
     """
     cdef Geometry g = make_geometry(x.shape[0], x.shape[1], x.shape[2],
                                     w.shape[0], w.shape[1], w.shape[2])
@@ -48,8 +115,10 @@ def conv_pool(const floating[:, :, ::1] x, const floating[:, :, ::1] w,
     cdef int threads = plan_threads(plan, n_threads)
     cdef Geometry first = plan_task(plan, g, 0).g
     cdef Py_ssize_t positions = g.m * g.p
-    cdef Py_ssize_t tile_size = first.batch * first.channels * positions
-    cdef Py_ssize_t per_thread = tile_size + core_scratch_size(core, first)
+    cdef bint in_rows = pools_in_rows(core, activation, method)
+    cdef Py_ssize_t tile_size = 0 if in_rows else first.batch * first.channels * positions
+    cdef Py_ssize_t per_thread = (rows_scratch_size(first) if in_rows else
+                                  tile_size + core_scratch_size(core, first))
     cdef Py_ssize_t t, s, c, tid, used = 0
     cdef Task task
     cdef floating* tile_t
@@ -71,6 +140,11 @@ def conv_pool(const floating[:, :, ::1] x, const floating[:, :, ::1] w,
             tid = threadid()
             ran[tid] = 1
             tile_t = buffers + tid * per_thread
+            if in_rows:
+                pool_rows(task.g, &x[task.s0, 0, 0], &w[task.c0, 0, 0], &bias[task.c0],
+                          activation, method, &out[task.s0 * g.channels + task.c0, 0],
+                          g.channels, tile_t)
+                continue
             task.g.out_batch_stride = task.g.channels * positions
             fmap_core(core, task.g, &x[task.s0, 0, 0], &w[task.c0, 0, 0], &bias[task.c0],
                       tile_t, tile_t + tile_size)

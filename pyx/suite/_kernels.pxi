@@ -3,15 +3,17 @@
 # filters), the direct convolution of _direct.pxi (Cython, explicit vectors along output
 # positions, for small 2-D filters), the packed-weight kernel of _packed.pxi (Cython,
 # explicit vectors along the channels, for suite.TextCNN), the reductions of the pooling
-# kernels of _reduce.pxi (Cython, explicit vectors along the positions) and the C tiles
-# of _simd.h, the rival the Cython tiles are measured against.  The .pxi files and
-# _simd.h are rendered from Tempita templates by setup.py.  Included by _kernels.pyx,
-# _kernels_avx2.pyx and _kernels_avx512.pyx, which differ only in the flags setup.py
-# compiles them with; suite._runtime imports the widest build the CPU runs.
+# kernels of _reduce.pxi (Cython, explicit vectors along the positions), the direct
+# convolution with its max or sum fused in of _direct_pool.pxi (for suite._conv_pool) and
+# the C tiles of _simd.h, the rival the Cython tiles are measured against.  The .pxi
+# files and _simd.h are rendered from Tempita templates by setup.py.  Included by
+# _kernels.pyx, _kernels_avx2.pyx and _kernels_avx512.pyx, which differ only in the flags
+# setup.py compiles them with; suite._runtime imports the widest build the CPU runs.
 from cpython.pycapsule cimport PyCapsule_New
 from cython cimport floating
 
-from suite._kernels_api cimport KERNELS_CAPSULE, Kernels
+from suite._kernels_api cimport (KERNELS_CAPSULE, POOLED_MAX, POOLED_RELU_SUM, POOLED_SUM,
+                                 Kernels, Pooled)
 
 cdef extern from "_simd.h" nogil:
     void suite_simd_f64(const double* w, Py_ssize_t channels, Py_ssize_t h, Py_ssize_t wd,
@@ -26,6 +28,7 @@ include "_tiles.pxi"
 include "_direct.pxi"
 include "_packed.pxi"
 include "_reduce.pxi"
+include "_direct_pool.pxi"
 
 cdef Kernels TABLE
 TABLE.tiles_f64 = tiles[double]
@@ -40,6 +43,8 @@ TABLE.max_f64 = max_f64
 TABLE.max_f32 = max_f32
 TABLE.sum_f64 = sum_f64
 TABLE.sum_f32 = sum_f32
+TABLE.direct_pool_f64 = direct_pool_f64
+TABLE.direct_pool_f32 = direct_pool_f32
 
 #: The kernels of this build, for suite._runtime (a capsule of a ``Kernels`` table).
 KERNELS = PyCapsule_New(&TABLE, KERNELS_CAPSULE, NULL)

@@ -35,9 +35,29 @@ ctypedef bint (*max_f32_t)(const float* v, Py_ssize_t n, float* result) noexcept
 ctypedef double (*sum_f64_t)(const double* v, Py_ssize_t n) noexcept nogil
 ctypedef float (*sum_f32_t)(const float* v, Py_ssize_t n) noexcept nogil
 
+# What direct_pool(w, channels, h, wd, x, d, m, p, bias, how, rows, dst) reduces each map
+# of direct(...) to, into dst[c]: its max (NaN when the map's sum is NaN), its sum, or the
+# sum of its ReLU (see _direct_pool.pxi).  rows: 4 * (p + POOL_ROW_PAD) elements.
+cdef enum Pooled:
+    POOLED_MAX = 0
+    POOLED_SUM = 1
+    POOLED_RELU_SUM = 2
+
+ctypedef void (*direct_pool_f64_t)(const double* w, Py_ssize_t channels, Py_ssize_t h,
+                                   Py_ssize_t wd, const double* x, Py_ssize_t d,
+                                   Py_ssize_t m, Py_ssize_t p, const double* bias,
+                                   Pooled how, double* rows, double* dst) noexcept nogil
+
+ctypedef void (*direct_pool_f32_t)(const float* w, Py_ssize_t channels, Py_ssize_t h,
+                                   Py_ssize_t wd, const float* x, Py_ssize_t d,
+                                   Py_ssize_t m, Py_ssize_t p, const float* bias,
+                                   Pooled how, float* rows, float* dst) noexcept nogil
+
 cdef enum:
     # Spare columns the transposed sentence of ``packed`` needs past its last window.
     PACKED_PAD = 12
+    # Spare columns per row of direct_pool's scratch: the lanes of the widest vector.
+    POOL_ROW_PAD = 16
 
 cdef struct Kernels:
     kernel_f64_t tiles_f64
@@ -52,6 +72,8 @@ cdef struct Kernels:
     max_f32_t max_f32
     sum_f64_t sum_f64
     sum_f32_t sum_f32
+    direct_pool_f64_t direct_pool_f64
+    direct_pool_f32_t direct_pool_f32
 
 cdef extern from *:
     """
