@@ -172,7 +172,7 @@ def _file_result(result: Dict, machine: Dict, results_dir: str) -> bool:
         counted, wall = _results.split(content, benchmarks)
         if counted is not None:
             _results.write_json(os.path.join(results_dir, machine["machine"], "machine.json"),
-                                machine)
+                                dict(machine, version=1))
             _results.write_json(os.path.join(results_dir, machine["machine"], name),
                                 _results.for_machine(counted, machine["machine"]))
         if wall is not None:
