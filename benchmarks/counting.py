@@ -298,7 +298,8 @@ def read_part(path, package_dir, detail=False, disassembly=None):
             elif line.startswith(("fn=", "cfn=")):
                 name = compressed(names, line.split("=", 1)[1])
                 if line.startswith("fn="):
-                    fn = name
+                    # callgrind names a function's recursive calls name'2, name'3 ...
+                    fn = name.rsplit("'", 1)[0] if "'" in name else name
             elif line.startswith("calls="):
                 after_call = True
             elif line.startswith("positions:"):

@@ -127,15 +127,17 @@ def test_read_part_with_instruction_positions(tmp_path):
         "0x10 20 100\n+4 * 50\n+2 +1 7\n"
         "cob=(2) /usr/lib/libpython3.so\ncfn=(2) PyObject_Call\ncalls=1 0x50 3\n+3 -1 5000\n"
         "+1 * 3\n"
-        "ob=(2)\nfl=(2) ???\nfn=(2)\n0x90 0 40\n")
+        "ob=(2)\nfl=(2) ???\nfn=(2)\n0x90 0 40\n"
+        # A recursive call of max_row, which callgrind names max_row'2.
+        "ob=(1)\nfl=(1)\nfn=(3) max_row'2\n0x10 20 5\n")
     out = counting.read_part(str(part), str(package), detail=True, disassembly=lambda _: {})
-    assert (out["kernel"], out["inclusive"]) == (160, 200)
-    assert counting.part_instructions(str(part), str(package)) == {"kernel": 160,
-                                                                   "inclusive": 200}
-    assert out["functions"] == {"_pool.so:max_row": [True, 160],
+    assert (out["kernel"], out["inclusive"]) == (165, 205)
+    assert counting.part_instructions(str(part), str(package)) == {"kernel": 165,
+                                                                   "inclusive": 205}
+    assert out["functions"] == {"_pool.so:max_row": [True, 165],
                                 "libpython3.so:PyObject_Call": [False, 40]}
     # 0x10 line 20, 0x14 line 20, 0x16 line 21; the call at 0x19 line 20; 0x1a line 20.
-    assert out["lines"] == {"_pool.so:max_row": {"pyx/suite/_pool.c:20": 153,
+    assert out["lines"] == {"_pool.so:max_row": {"pyx/suite/_pool.c:20": 158,
                                                  "pyx/suite/_pool.c:21": 7}}
     assert out["mix"] == {}  # nothing in the (empty) disassembly is floating-point
 
