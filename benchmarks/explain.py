@@ -55,6 +55,8 @@ MIX_CHANGE = (0.02, 1.05)
 MIX_FLOOR = 2000
 #: Functions shown per worse case, and changed lines per function.
 TOP_FUNCTIONS, TOP_LINES = 8, 3
+#: Kernel families whose functions the console shows (the summary shows every one).
+CONSOLE_FAMILIES = 6
 #: The directory of the records when neither ``--records`` nor ``RECORD_ENV`` gives one.
 DEFAULT_RECORDS = os.path.join(".asv", "gate")
 #: The summary's file when ``$GITHUB_STEP_SUMMARY`` is not set.
@@ -395,6 +397,27 @@ class Report:
                 f"{m['flops'][0]:.2f} -> {m['flops'][1]:.2f} flops per instruction "
                 f"(in {_families(m['families'])})")
 
+    def _where_by_family(self):
+        """``self.where`` by family, in order of each family's worst case."""
+        families = {}
+        for row, deltas in self.where:
+            families.setdefault(family(row["case"]), []).append((row, deltas))
+        return list(families.items())
+
+    @staticmethod
+    def _where_table(row, deltas):
+        out = [f"**{row['case']}** ({row['which']}): {row['base']:,} -> {row['head']:,} "
+               f"({_signed(row['head'] - row['base'])}, {row['ratio']:.3f}x)", "",
+               "| Function | Object | Base | Head | Delta | Share | Changed lines |",
+               "| --- | --- | ---: | ---: | ---: | ---: | --- |"]
+        for f in deltas:
+            lines = "; ".join(f"`{w}` {b:,} -> {h:,}" for w, b, h in f["lines"])
+            share = "-" if f["share"] is None else f"{f['share']:.0%}"
+            out.append(f"| `{function_name(f['function'])}` | {f['object']} | "
+                       f"{f['base']:,} | {f['head']:,} | {_signed(f['delta'])} | "
+                       f"{share} | {lines} |")
+        return out + [""]
+
     def markdown(self):
         """The summary for the pull request, in Markdown."""
         base, head = self.base["commit"][:8], self.head["commit"][:8]
@@ -423,20 +446,17 @@ class Report:
                     for r in rows for name in _names(r, self.names)]
             out += ["", "</details>", ""]
         if self.where:
-            out += ["### Where: the functions whose own counts changed most", ""]
-            for row, deltas in self.where:
-                out += [f"**{row['case']}** ({row['which']}): {row['base']:,} -> "
-                        f"{row['head']:,} ({_signed(row['head'] - row['base'])}, "
-                        f"{row['ratio']:.3f}x)", "",
-                        "| Function | Object | Base | Head | Delta | Share | Changed lines |",
-                        "| --- | --- | ---: | ---: | ---: | ---: | --- |"]
-                for f in deltas:
-                    lines = "; ".join(f"`{w}` {b:,} -> {h:,}" for w, b, h in f["lines"])
-                    share = "-" if f["share"] is None else f"{f['share']:.0%}"
-                    out.append(f"| `{function_name(f['function'])}` | {f['object']} | "
-                               f"{f['base']:,} | {f['head']:,} | {_signed(f['delta'])} | "
-                               f"{share} | {lines} |")
-                out.append("")
+            out += ["### Where: the functions whose own counts changed most", "",
+                    "The worst case of each kernel family; the family's other cases below "
+                    "it.", ""]
+            for fam, cases in self._where_by_family():
+                out += [f"#### {fam}", ""] + self._where_table(*cases[0])
+                if cases[1:]:
+                    out += [f"<details><summary>{len(cases) - 1} more case(s) of {fam}"
+                            "</summary>", ""]
+                    for case in cases[1:]:
+                        out += self._where_table(*case)
+                    out += ["</details>", ""]
         if self.mix:
             out += ["### Why: instruction mix of the kernel functions that changed", "",
                     "| Kernel function | dtype | Packed (base -> head) | FP kinds 512/256/128/"
@@ -466,12 +486,8 @@ class Report:
                 pick = max if title_ == "worse" else min
                 out += [f"  {fam:<32} {pick(r['ratio'] for r in members):.3f}x  {len(members)}"
                         for fam, members in group(rows)]
-        shown = set()
-        for row, deltas in self.where:
-            fam = family(row["case"])
-            if fam in shown:
-                continue
-            shown.add(fam)
+        families = self._where_by_family()
+        for _, ((row, deltas), *_) in families[:CONSOLE_FAMILIES]:
             out.append(f"where, {row['case']} ({row['which']}): {row['base']:,} -> "
                        f"{row['head']:,}")
             for f in deltas[:3]:
@@ -479,6 +495,9 @@ class Report:
                 lines = "".join(f", {w} {_signed(h - b)}" for w, b, h in f["lines"][:1])
                 out.append(f"  {function_name(f['function'])} ({f['object']}) "
                            f"{_signed(f['delta'])}{share}{lines}")
+        if len(families) > CONSOLE_FAMILIES:
+            out.append(f"where: {len(families) - CONSOLE_FAMILIES} more kernel families in "
+                       "the summary")
         return "\n".join("gate: " + line for line in out)
 
 
