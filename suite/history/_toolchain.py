@@ -167,22 +167,18 @@ def differences(expected: Mapping[str, str], found: Mapping[str, str]) -> List[s
             for field in FIELDS if found.get(field) != expected.get(field)]
 
 
-def describe(toolchain: Mapping[str, str]) -> str:
-    """One line of every fact, for the machine file."""
-    return "; ".join(f"{field}={toolchain[field]}" for field in FIELDS)
-
-
 def machine_record(toolchain: Mapping[str, str], host: Mapping[str, str]) -> Dict[str, str]:
     """The asv machine record counts of ``toolchain`` are filed under.
 
     asv's fields (``os``, ``arch``, ``cpu``, ``num_cpu``, ``ram``) are those of ``host``,
-    the client's (asv's dashboard shows them); ``toolchain`` is every fact in one line,
-    and each fact has a field of its own, which ``facts`` reads back.
+    the client's; each fact has a field of its own, which ``facts`` reads back, and
+    ``toolchain`` is their ``digest``.  asv's dashboard shows every field, and ``asv
+    publish`` makes each a directory name of its graphs: one short value each.
     """
     record = {k: str(v) for k, v in host.items() if k != "version"}
     record.update(toolchain)
     record["machine"] = machine_name(toolchain)
-    record["toolchain"] = describe(toolchain)
+    record["toolchain"] = digest(toolchain)
     return record
 
 
