@@ -36,6 +36,7 @@ import itertools
 import json
 import math
 import os
+import re
 import sys
 
 if __package__:
@@ -179,6 +180,12 @@ def _object(key):
     return obj.split(".cpython-")[0].split(".so")[0]
 
 
+def _merged(key):
+    """A function key without callgrind's recursion level (``name'2``): records written
+    before ``counting.read_part`` merged them keep it."""
+    return re.sub(r"'\d+$", "", key)
+
+
 def function_name(key):
     """A readable name of a function key (``"object:function"``)."""
     obj, _, fn = key.partition(":")
@@ -208,8 +215,11 @@ def function_deltas(base_case, head_case, which, top=TOP_FUNCTIONS, lines=TOP_LI
         delta.
     """
     def own(case):
-        return {k: v[1] for k, v in case.get("functions", {}).items()
-                if which == "inclusive" or v[0]}
+        out = {}
+        for k, v in case.get("functions", {}).items():
+            if which == "inclusive" or v[0]:
+                out[_merged(k)] = out.get(_merged(k), 0) + v[1]
+        return out
 
     b, h = own(base_case), own(head_case)
     change = head_case[which] - base_case[which]
@@ -222,9 +232,16 @@ def function_deltas(base_case, head_case, which, top=TOP_FUNCTIONS, lines=TOP_LI
                         "share": delta / change if change else None})
     out.sort(key=lambda f: (-abs(f["delta"]), f["function"]))
     out = out[:top]
+    def lines_of(case, function):
+        out = {}
+        for k, costs in case.get("lines", {}).items():
+            if _merged(k) == function:
+                for where, n in costs.items():
+                    out[where] = out.get(where, 0) + n
+        return out
+
     for entry in out:
-        bl = base_case.get("lines", {}).get(entry["function"], {})
-        hl = head_case.get("lines", {}).get(entry["function"], {})
+        bl, hl = lines_of(base_case, entry["function"]), lines_of(head_case, entry["function"])
         sign = 1 if entry["delta"] > 0 else -1
         changed = [(where, bl.get(where, 0), hl.get(where, 0)) for where in set(bl) | set(hl)
                    if sign * (hl.get(where, 0) - bl.get(where, 0)) > 0]
@@ -244,7 +261,8 @@ def kernel_mixes(record):
     out = {}
     for key, case in sorted(record["cases"].items()):
         for function, m in case.get("mix", {}).items():
-            entry = out.setdefault(function, {"mix": _mix.empty(), "cases": [], "dtypes": []})
+            entry = out.setdefault(_merged(function),
+                                   {"mix": _mix.empty(), "cases": [], "dtypes": []})
             _mix.add(entry["mix"], m)
             entry["cases"].append(key)
             dtype = key.split("/")[3]
