@@ -322,3 +322,13 @@ def test_parse_gives_the_defaults():
 
 def test_nan_values_are_the_same():
     assert _results._same(math.nan, math.nan) and not _results._same(1.0, math.nan)
+
+
+def test_inclusive_counts_agree_within_their_slack():
+    inclusive = "instructions.PoolInstructions.track_inclusive_instructions"
+    kernel = "instructions.PoolInstructions.track_instructions"
+    assert _results.same_counts(inclusive, 168499, 171183)       # 2,684 apart
+    assert not _results.same_counts(inclusive, 168499, 178499)   # 10,000 apart
+    assert _results.same_counts(inclusive, 10**8, 10**8 + 400_000)
+    assert not _results.same_counts(inclusive, 10**8, 10**8 + 600_000)
+    assert not _results.same_counts(kernel, 168499, 168500)

@@ -305,7 +305,7 @@ def run(ranges: Sequence[str] = (), *, workers: Optional[int] = None,
     log("reading this host's toolchain (creates its asv environment the first time)")
     try:
         here = _worker.toolchain(payload)
-    except _toolchain.ToolchainError as error:
+    except (RuntimeError, subprocess.CalledProcessError) as error:  # ToolchainError too
         raise HistoryError(f"cannot read this host's toolchain: {error}") from None
     machine = _toolchain.machine_record(here["toolchain"], _worker.local_machine())
     name = machine["machine"]
