@@ -14,6 +14,7 @@ every result has the bits of the two-pass path.
 """
 from cython cimport floating
 from cython.parallel cimport prange, threadid
+from libc.stdint cimport uintptr_t
 from libc.stdlib cimport calloc, free, malloc
 
 from suite._conv cimport (DIRECT, Core, Geometry, Plan, Task, core_scratch_size, fmap_core,
@@ -117,18 +118,22 @@ def conv_pool(const floating[:, :, ::1] x, const floating[:, :, ::1] w,
     cdef Py_ssize_t positions = g.m * g.p
     cdef bint in_rows = pools_in_rows(core, activation, method)
     cdef Py_ssize_t tile_size = 0 if in_rows else first.batch * first.channels * positions
+    # Each thread's scratch starts on a 64-byte boundary: the vector loops of the kernels
+    # and of pooling start at one, so where malloc puts the scratch would otherwise
+    # change the work of a call.
     cdef Py_ssize_t per_thread = (rows_scratch_size(first) if in_rows else
-                                  tile_size + core_scratch_size(core, first))
+                                  tile_size + core_scratch_size(core, first)) // 16 * 16 + 16
     cdef Py_ssize_t t, s, c, tid, used = 0
     cdef Task task
     cdef floating* tile_t
-    cdef floating* buffers = <floating*>malloc(threads * per_thread * sizeof(floating))
+    cdef void* raw = malloc(threads * per_thread * sizeof(floating) + 64)
+    cdef floating* buffers = <floating*>((<uintptr_t>raw + 63) & ~(<uintptr_t>63))
     # k-max pooling's scratch: one map's positions (kmax_row).
     cdef Py_ssize_t work_size = positions if method == KMAX else 1
     cdef Py_ssize_t* work = <Py_ssize_t*>malloc(threads * work_size * sizeof(Py_ssize_t))
     cdef char* ran = <char*>calloc(threads, 1)
-    if buffers == NULL or work == NULL or ran == NULL:
-        free(buffers)
+    if raw == NULL or work == NULL or ran == NULL:
+        free(raw)
         free(work)
         free(ran)
         raise MemoryError(f"conv_pool needs {threads * per_thread} floats of scratch")
@@ -158,6 +163,6 @@ def conv_pool(const floating[:, :, ::1] x, const floating[:, :, ::1] w,
             used += ran[t]
         return used
     finally:
-        free(buffers)
+        free(raw)
         free(work)
         free(ran)
