@@ -140,6 +140,37 @@ def test_nan_in_an_embedding_reaches_the_logits(rng):
     assert np.isnan(logits[0]).all() and np.isfinite(logits[1]).all()
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("channels", [33, 70, 96, 130])
+def test_one_sentence_split_over_threads_gets_the_same_bits(rng, dtype, channels):
+    # One sentence is shared out between the threads by filter blocks: every split
+    # (blocks per bank, banks per thread, more threads than blocks) gives each channel
+    # the code it gets on one thread.
+    weights = _weights(rng, dtype, heights=(1, 3, 4, 6), channels=channels, classes=20,
+                       tables=((60, 290), (60, 4), (6, 3), (8, 3)))
+    model = suite.TextCNN(*weights, columns=COLUMNS)
+    for length in (1, 2, 5, 6, 7, 16, 40):
+        assert model._network.splits(length, 2)
+        tokens = _tokens(rng, 1, length, [length])
+        one = model.logits(tokens, [length], n_threads=1)
+        features = model.features(tokens, [length], n_threads=1)
+        for n_threads in (2, 3, 5, 64):
+            np.testing.assert_array_equal(model.logits(tokens, [length], n_threads=n_threads),
+                                          one)
+            np.testing.assert_array_equal(
+                model.features(tokens, [length], n_threads=n_threads), features)
+        want_features, want_logits = reference.text_cnn(*weights, tokens, [length],
+                                                        columns=COLUMNS)
+        _assert_close(features, want_features, dtype)
+        _assert_close(one, want_logits, dtype)
+
+
+def test_a_small_network_keeps_one_sentence_on_one_thread(rng):
+    model = suite.TextCNN(*_weights(rng, "float32"), columns=COLUMNS)
+    assert not model._network.splits(12, 2) and not model._network.splits(12, 1)
+    assert model._network.splits(10 ** 6, 2)   # enough multiply-adds: split
+
+
 def test_more_threads_than_sentences(rng):
     model = suite.TextCNN(*_weights(rng, "float64"), columns=COLUMNS)
     tokens = _tokens(rng, 2, 5, [5, 3])

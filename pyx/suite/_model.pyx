@@ -6,6 +6,12 @@ thread: gather its rows from the embedding tables and add the positional encodin
 per-thread sentence matrix, run every filter bank over it, max-pool, activate, then the
 dense layer.  Only a sentence's own ``length`` rows are read and computed: the padding of
 a batch costs nothing.
+
+A batch of one sentence (a server answering one request) is split instead: its filter
+blocks are shared out between the threads, each thread taking the same blocks at every
+call so that its share of the weights stays in its own cache, and the dense layer runs
+once they are pooled.  Every channel is computed by the same code either way, so the
+features and logits are the same bits on any number of threads.
 """
 from cython cimport floating
 from cython.parallel cimport prange, threadid
@@ -19,6 +25,15 @@ from suite._conv cimport packed_bank
 from suite._kernels_api cimport PACKED_PAD
 from suite._conv_pool cimport Activation, activate
 
+# One sentence is split over threads when its banks' weights take this many bytes (a
+# call streams them all: two cores' caches hold them, one core's does not) or it takes
+# this many multiply-adds (its windows times the taps and channels of every bank).
+# Smaller, starting the second thread costs more than it saves.  Measured:
+# docs/latency.md.
+cdef enum:
+    SPLIT_MIN_BYTES = 384 * 1024
+    SPLIT_MIN_MACS = 1500000
+
 
 cdef struct Layout:
     # The shapes of a network and where each part of its weights starts.
@@ -31,7 +46,104 @@ cdef struct Layout:
     const Py_ssize_t* bank_h
     const Py_ssize_t* bank_channels
     const Py_ssize_t* bank_padded    # its maps' rows: the channels in whole vectors
+    Py_ssize_t block                 # channels per packed block: 2 vectors' lanes
     Activation activation
+
+
+cdef void fill_sentence(const Layout* net, Py_ssize_t length, const Py_ssize_t* ids,
+                        Py_ssize_t id_columns, const floating* tables, const floating* pe,
+                        floating* xt, Py_ssize_t ldt) noexcept nogil:
+    """The sentence matrix, transposed (``d`` rows of ``ldt``), with the encoding added.
+
+    A bank taller than the sentence sees zero rows below it (one window), and the
+    kernel's tiles read PACKED_PAD columns past the last window: zeros too (one memset
+    for all of xt).
+    """
+    cdef Py_ssize_t t, i, k, column_start
+    cdef const floating* src
+    cdef const floating* enc
+    cdef floating* dst
+    memset(xt, 0, net.d * ldt * sizeof(floating))
+    for t in range(length):
+        column_start = 0
+        enc = pe + t * net.d if pe != NULL else NULL
+        for i in range(net.n_tables):
+            src = (tables + net.table_offset[i]
+                   + ids[t * id_columns + net.table_column[i]] * net.table_dim[i])
+            dst = xt + column_start * ldt + t
+            if enc != NULL:
+                for k in range(net.table_dim[i]):
+                    dst[k * ldt] = src[k] + enc[column_start + k]
+            else:
+                for k in range(net.table_dim[i]):
+                    dst[k * ldt] = src[k]
+            column_start += net.table_dim[i]
+
+
+cdef inline Py_ssize_t windows_of(const Layout* net, Py_ssize_t j,
+                                  Py_ssize_t length) noexcept nogil:
+    cdef Py_ssize_t h = net.bank_h[j]
+    return (length if length > h else h) - h + 1
+
+
+cdef void bank_block(const Layout* net, Py_ssize_t j, Py_ssize_t c0, Py_ssize_t c1,
+                     Py_ssize_t length, const floating* weights, const floating* bias,
+                     const floating* xt, Py_ssize_t ldt, floating* conv,
+                     floating* features, const floating* next_weights) noexcept nogil:
+    """Channels ``c0`` to ``c1`` of bank ``j``: their maps in ``conv``, max-pooled and
+    activated into ``features`` (the bank's features from ``features[0]``).
+
+    ``c0`` is a multiple of ``net.block``: the channels from there are packed as a bank
+    of their own would be, so each is computed as in the whole bank.
+    """
+    cdef Py_ssize_t c, t
+    cdef Py_ssize_t h = net.bank_h[j], d = net.d, padded = net.bank_padded[j]
+    cdef Py_ssize_t windows = windows_of(net, j, length)
+    cdef floating m, v
+    cdef const floating* row
+    cdef floating* out = conv + c0
+    cdef const floating* b = bias + c0
+    # A window is h whole rows: one contiguous run of h * d values of the sentence,
+    # against the bank's weights packed along the channels.
+    packed_bank(weights + net.bank_offset[j] + c0 * h * d, c1 - c0, padded, h, d, xt, ldt,
+                windows, out, next_weights)
+    # Max over the windows, a whole row of channels at a time (the loop the C compiler
+    # vectorises); the activations are non-decreasing, so the max of act(v) is
+    # act(max v).  NaN wins, as in numpy.max: once the max is NaN no comparison
+    # replaces it.
+    for c in range(c1 - c0):
+        out[c] = out[c] + b[c]
+    for t in range(1, windows):
+        row = out + t * padded
+        for c in range(c1 - c0):
+            v = row[c] + b[c]
+            m = out[c]
+            out[c] = v if v > m or v != v else m
+    for c in range(c1 - c0):
+        features[c0 + c] = activate(out[c], net.activation)
+
+
+cdef void dense(const Layout* net, const floating* features, Py_ssize_t n_features,
+                const floating* dense_weights, const floating* dense_bias,
+                floating* logits) noexcept nogil:
+    """The dense layer of one sentence, each logit summed in a fixed order.
+
+    A sentence gets the same logits, to the last bit, alone or in any batch, on any
+    number of threads.  Up to 16 classes at a time, whose sums are independent.
+    """
+    cdef Py_ssize_t c, c0, c1, k
+    cdef floating v
+    cdef floating sums[16]
+    for c0 in range(0, net.classes, 16):
+        c1 = min(c0 + 16, net.classes)
+        for c in range(c0, c1):
+            sums[c - c0] = dense_bias[c]
+        for k in range(n_features):
+            v = features[k]
+            for c in range(c0, c1):
+                sums[c - c0] += dense_weights[c * n_features + k] * v
+        for c in range(c0, c1):
+            logits[c] = sums[c - c0]
 
 
 cdef void sentence_features(
@@ -46,73 +158,66 @@ cdef void sentence_features(
     transposed (``d`` rows of ``ldt``), and ``conv`` for one bank's feature maps
     (``windows x bank_padded[j]``).
     """
-    cdef Py_ssize_t t, i, k, j, c, c0, c1, h, channels, padded, windows
-    cdef Py_ssize_t column_start
-    cdef Py_ssize_t d = net.d
+    cdef Py_ssize_t j
     cdef Py_ssize_t feature = 0
-    cdef floating m, v
-    cdef floating sums[16]
-    cdef const floating* src
-    cdef const floating* enc
-    cdef floating* dst
-    cdef const floating* b
-    cdef const floating* row
-    # The sentence matrix, transposed, with the encoding added.  A bank taller than the
-    # sentence sees zero rows below it (one window), and the kernel's tiles read
-    # PACKED_PAD columns past the last window: zeros too (one memset for all of xt).
-    memset(xt, 0, d * ldt * sizeof(floating))
-    for t in range(length):
-        column_start = 0
-        enc = pe + t * d if pe != NULL else NULL
-        for i in range(net.n_tables):
-            src = (tables + net.table_offset[i]
-                   + ids[t * id_columns + net.table_column[i]] * net.table_dim[i])
-            dst = xt + column_start * ldt + t
-            if enc != NULL:
-                for k in range(net.table_dim[i]):
-                    dst[k * ldt] = src[k] + enc[column_start + k]
-            else:
-                for k in range(net.table_dim[i]):
-                    dst[k * ldt] = src[k]
-            column_start += net.table_dim[i]
+    fill_sentence(net, length, ids, id_columns, tables, pe, xt, ldt)
     for j in range(net.banks):
-        h, channels, padded = net.bank_h[j], net.bank_channels[j], net.bank_padded[j]
-        windows = (length if length > h else h) - h + 1
-        # A window is h whole rows: one contiguous run of h * d values of the sentence,
-        # against the bank's weights packed along the channels.
-        packed_bank(weights + net.bank_offset[j], channels, padded, h, d, xt, ldt, windows,
-                    conv, weights + net.bank_offset[j + 1] if j + 1 < net.banks else NULL)
-        # Max over the windows, a whole row of channels at a time (the loop the C
-        # compiler vectorises); the activations are non-decreasing, so the max of
-        # act(v) is act(max v).  NaN wins, as in numpy.max: once the max is NaN no
-        # comparison replaces it.
-        b = bias + feature
-        for c in range(channels):
-            conv[c] = conv[c] + b[c]
-        for t in range(1, windows):
-            row = conv + t * padded
-            for c in range(channels):
-                v = row[c] + b[c]
-                m = conv[c]
-                conv[c] = v if v > m or v != v else m
-        for c in range(channels):
-            features[feature + c] = activate(conv[c], net.activation)
-        feature += channels
-    if logits == NULL:
-        return
-    # The dense layer sentence by sentence, each logit summed in a fixed order: a
-    # sentence gets the same logits, to the last bit, alone or in any batch, on any
-    # number of threads.  Up to 16 classes at a time, whose sums are independent.
-    for c0 in range(0, net.classes, 16):
-        c1 = min(c0 + 16, net.classes)
-        for c in range(c0, c1):
-            sums[c - c0] = dense_bias[c]
-        for k in range(feature):
-            v = features[k]
-            for c in range(c0, c1):
-                sums[c - c0] += dense_weights[c * feature + k] * v
-        for c in range(c0, c1):
-            logits[c] = sums[c - c0]
+        bank_block(net, j, 0, net.bank_channels[j], length, weights, bias + feature, xt,
+                   ldt, conv, features + feature,
+                   weights + net.bank_offset[j + 1] if j + 1 < net.banks else NULL)
+        feature += net.bank_channels[j]
+    if logits != NULL:
+        dense(net, features, feature, dense_weights, dense_bias, logits)
+
+
+cdef Py_ssize_t sentence_macs(const Layout* net, Py_ssize_t length) noexcept nogil:
+    """The multiply-adds of one sentence's banks."""
+    cdef Py_ssize_t j, macs = 0
+    for j in range(net.banks):
+        macs += (windows_of(net, j, length) * net.bank_h[j] * net.d
+                 * net.bank_channels[j])
+    return macs
+
+
+cdef bint splits(const Layout* net, Py_ssize_t length, int n_threads,
+                 Py_ssize_t itemsize) noexcept nogil:
+    """Whether one sentence of ``length`` positions is shared out between threads."""
+    return n_threads > 1 and (net.bank_offset[net.banks] * itemsize >= SPLIT_MIN_BYTES
+                              or sentence_macs(net, length) >= SPLIT_MIN_MACS)
+
+
+cdef void split_share(const Layout* net, Py_ssize_t length, int part, int parts,
+                      const floating* weights, const floating* bias, const floating* xt,
+                      Py_ssize_t ldt, floating* conv, floating* features) noexcept nogil:
+    """Part ``part`` of ``parts`` of one sentence's filter blocks, pooled into features.
+
+    The blocks (``net.block`` channels of one bank, in bank order) are cut into
+    ``parts`` runs of about equal multiply-adds; every call of the same sentence length
+    gives a thread the same run, and so the same weights.
+    """
+    cdef Py_ssize_t j, c0, c1, first, last, cost, total = 0, done = 0, feature = 0
+    cdef Py_ssize_t block = net.block
+    for j in range(net.banks):
+        total += (windows_of(net, j, length) * net.bank_h[j]
+                  * ((net.bank_channels[j] + block - 1) // block))
+    # Blocks whose cumulative cost ends in (total * part / parts, total * (part + 1) /
+    # parts] are this part's.
+    for j in range(net.banks):
+        cost = windows_of(net, j, length) * net.bank_h[j]
+        first, last = -1, -1
+        c0 = 0
+        while c0 < net.bank_channels[j]:
+            done += cost
+            if done * parts > total * part and done * parts <= total * (part + 1):
+                if first < 0:
+                    first = c0
+                last = c0
+            c0 += block
+        if first >= 0:
+            c1 = min(last + block, net.bank_channels[j])
+            bank_block(net, j, first, c1, length, weights, bias + feature, xt, ldt, conv,
+                       features + feature, NULL)
+        feature += net.bank_channels[j]
 
 
 cdef int run(const Layout* net, const Py_ssize_t* tokens, Py_ssize_t batch, Py_ssize_t n,
@@ -134,7 +239,25 @@ cdef int run(const Layout* net, const Py_ssize_t* tokens, Py_ssize_t batch, Py_s
         return -1
     cdef floating* scratch = <floating*>((<uintptr_t>raw + 63) & ~(<uintptr_t>63))
     cdef floating* x
-    if threads == 1:
+    cdef int part
+    if batch == 1 and splits(net, lengths[0], n_threads, sizeof(floating)):
+        threads = <int>min(<Py_ssize_t>n_threads, net.banks * (net.c_max // net.block + 1))
+        free(raw)
+        # One sentence matrix, read by every thread; a map of each bank per thread.
+        per_thread = (rows * net.c_max + 15) // 16 * 16
+        raw = malloc((ldt * net.d + 15) // 16 * 16 * sizeof(floating)
+                     + threads * per_thread * sizeof(floating) + 64)
+        if raw == NULL:
+            return -1
+        scratch = <floating*>((<uintptr_t>raw + 63) & ~(<uintptr_t>63))
+        fill_sentence(net, lengths[0], tokens, id_columns, tables, pe, scratch, ldt)
+        x = scratch + (ldt * net.d + 15) // 16 * 16
+        for part in prange(threads, num_threads=threads, schedule="static", chunksize=1):
+            split_share(net, lengths[0], part, threads, weights, bias, scratch, ldt,
+                        x + part * per_thread, features)
+        if logits != NULL:
+            dense(net, features, n_features, dense_weights, dense_bias, logits)
+    elif threads == 1:
         # No parallel region at all: one utterance pays nothing for OpenMP.
         for s in range(batch):
             sentence_features(net, lengths[s], tokens + s * n * id_columns, id_columns,
@@ -227,7 +350,16 @@ cdef class Network:
         self.net.h_max = max(1, int(bank_h.max()) if len(bank_h) else 1)
         self.net.c_max = max(1, int(bank_padded.max()) if len(bank_padded) else 1)
         self.net.activation = activation
+        # The packing of suite.model.pack_filters: blocks of two vectors of channels.
+        from suite._runtime import VECTOR_BYTES
+        self.net.block = 2 * (VECTOR_BYTES // dtype.itemsize)
         self.n_features = int(bank_channels.sum())
+
+    def splits(self, Py_ssize_t length, int n_threads):
+        """Whether ``forward`` of one sentence of ``length`` positions on ``n_threads``
+        threads shares its filter blocks out between them (else one thread computes it).
+        """
+        return splits(&self.net, max(length, 1), n_threads, 4 if self.single else 8)
 
     def forward(self, const Py_ssize_t[:, :, ::1] tokens, const Py_ssize_t[::1] lengths,
                 pe, features, logits, int n_threads):

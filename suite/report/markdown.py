@@ -353,7 +353,8 @@ def _model_section(report: dict) -> List[str]:
     peers = [p for p in ("onnxruntime", "torch")
              if any(r["variant"] == p or p in r.get("speedups", {}) for r in rows)]
     others = {(r["workload"], r["dtype"], r["variant"]): r for r in rows if r not in own}
-    head = ["case", "dtype", "threads", "TextCNN p50", "p99", "sentences/s", "GFLOP/s"]
+    head = ["case", "dtype", "threads", "TextCNN p50", "p99", "sentences/s", "GFLOP/s",
+            "x 1 thread"]
     for p in peers:
         head += [f"{PEERS[p]} p50", f"x {PEERS[p]}"]
     body = []
@@ -363,7 +364,8 @@ def _model_section(report: dict) -> List[str]:
         rate = None if n is None or not seconds else n / seconds
         cells = [r["workload"].split("/", 1)[-1], r["dtype"], str(r["threads"]),
                  "FAILED" if r["status"] == "FAILED" else duration(seconds),
-                 duration(r.get("p99")), _fmt(rate, ",.0f"), _fmt(r.get("gflops"), ".2f")]
+                 duration(r.get("p99")), _fmt(rate, ",.0f"), _fmt(r.get("gflops"), ".2f"),
+                 _fmt(r.get("speedups", {}).get("suite"), ".2f")]
         for p in peers:
             peer = others.get((r["workload"], r["dtype"], p))
             cells += ["-" if peer is None else
@@ -382,7 +384,8 @@ def _model_section(report: dict) -> List[str]:
             "classes) against ONNX Runtime (float32) and PyTorch eager, single calls in "
             "turn: p50 and p99 per call (one utterance, or the whole padded batch), "
             "sentences per second, and `x` the peer's median over TextCNN's, both timed "
-            f"in the same rounds.{absent}", "",
+            "in the same rounds; on one utterance, TextCNN on 2 threads too, and `x 1 "
+            f"thread` its speed over one thread's.{absent}", "",
             provenance(report), "", _threads_note(rows), "",
             _table(head, body, [False, False] + [True] * (len(head) - 2)), ""]
 
