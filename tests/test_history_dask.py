@@ -170,10 +170,9 @@ def test_counts_equal_a_serial_asv_run(serial_run):
                     assert math.isnan(b)
                     continue
                 compared += 1
-                # The kernel's own counts equal, the inclusive ones within their slack.
+                # Within the slack merge allows: the inclusive counts', and the
+                # kernel's (exact but for the paths through OpenBLAS).
                 assert _results.same_counts(benchmark, a, b), (commit, benchmark, a, b)
-                if not _results.INCLUSIVE.search(benchmark):
-                    assert a == b
     assert compared > 100
 
 
@@ -197,13 +196,13 @@ def test_merge_of_two_shards_equals_the_run_over_both(distributed_run, tmp_path)
         shards.append(str(shard))
     _results.merge(shards, str(tmp_path / "merged"), log=lambda line: None)
     assert _result_files(str(tmp_path / "merged"), machine) == _result_files(results, machine)
-    # One count changed in a shard: refused, naming the commit and the case.
+    # One count 1% off in a shard: refused, naming the commit and the case.
     (path,) = glob.glob(os.path.join(shards[0], machine, "*-*.json"))
     data = _results.load_json(path)
     name = "instructions.Instructions.track_instructions"
     row = data["results"][name]
     index = next(i for i, v in enumerate(row[0]) if isinstance(v, (int, float)) and v == v)
-    row[0][index] += 1
+    row[0][index] = int(row[0][index] * 1.01) + 1   # beyond KERNEL_TOLERANCE
     _results.write_json(path, data)
     with pytest.raises(_results.ResultsError, match=f"commit {data['commit_hash'][:8]}.*"
                                                      f"{name}"):
