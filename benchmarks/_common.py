@@ -24,8 +24,8 @@ import suite
 DTYPES = ("float64", "float32")
 
 #: Feature-map variants; ``suite.conv_pool`` has a fused variant of each.
-FEATURE_MAP_VARIANTS = ("loops", "seed", "tiles", "simd", "direct", "blas", "parallel",
-                        "auto")
+FEATURE_MAP_VARIANTS = ("loops", "seed", "tiles", "simd", "direct", "blas", "packed",
+                        "parallel", "auto")
 #: The variants that run on several OpenMP threads when asked.
 THREADED_VARIANTS = ("parallel", "auto")
 POOL_METHODS = ("max", "avg", "kmax", "chunk_max")

@@ -19,6 +19,7 @@ class Core(enum.IntEnum):
     SIMD = 3
     BLAS = 4
     DIRECT = 5
+    PACKED = 6
 
 def feature_map(x: _Array, w: _Array, bias: _Array, out: _Array, core: Core,
                 n_threads: int) -> int: ...

@@ -35,6 +35,7 @@ cpdef enum Core:
     SIMD = 3
     BLAS = 4
     DIRECT = 5
+    PACKED = 6
 
 
 cdef Geometry make_geometry(Py_ssize_t batch, Py_ssize_t n, Py_ssize_t d,

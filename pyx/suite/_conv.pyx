@@ -7,14 +7,19 @@ inputs) and runs a core with the GIL released, on one thread or over OpenMP task
 """
 from cython cimport floating
 from cython.parallel cimport prange, threadid
+from libc.stdint cimport uintptr_t
 from libc.stdlib cimport calloc, free, malloc
 
 from suite._blas cimport gemm_nt
-from suite._kernels_api cimport Kernels, kernel_f32_t, kernel_f64_t
+from suite._kernels_api cimport PACKED_PAD, Kernels, kernel_f32_t, kernel_f64_t
 from suite._runtime cimport kernel_table
+
+from suite._runtime import VECTOR_BYTES
 
 # The table of the build suite._runtime chose, copied once, at import.
 cdef Kernels kernels = kernel_table()[0]
+# The bytes of its vectors: the packed kernel's weights come in blocks of 2 vectors.
+cdef Py_ssize_t vector_bytes = VECTOR_BYTES
 
 # Rows (sentences x words) per batch slice, the unit of work of the GEMMs, the OpenMP
 # tasks and the fused tiles: enough for BLAS to run near its peak and for tasks to
@@ -37,8 +42,19 @@ cdef inline Py_ssize_t slice_sentences(Geometry g) noexcept nogil:
     return max(1, min(g.batch, SLICE_ROWS // g.n))
 
 
+cdef inline Py_ssize_t round_up(Py_ssize_t n, Py_ssize_t unit) noexcept nogil:
+    return (n + unit - 1) // unit * unit
+
+
 cdef Py_ssize_t core_scratch_size(Core core, Geometry g) noexcept nogil:
-    """Elements of scratch that ``core`` needs for this geometry (only ``BLAS`` needs any)."""
+    """Elements of scratch that ``core`` needs for this geometry (``BLAS`` and ``PACKED``)."""
+    # Sized by float32's lanes, the most per vector: enough for either dtype.
+    cdef Py_ssize_t lanes = vector_bytes // sizeof(float)
+    if core == PACKED:
+        # 64 bytes to align the weights, the packed weights and the lanes after them, the
+        # transposed sentence, then one output column's (m, channels) maps.
+        return (16 + round_up(g.channels * g.h * g.w + lanes, 16)
+                + g.d * (g.n + PACKED_PAD) + g.m * round_up(g.channels, lanes))
     if core != BLAS:
         return 0
     if g.p == 1:
@@ -152,6 +168,54 @@ cdef void packed_bank(const floating* packed, Py_ssize_t channels, Py_ssize_t ld
         kernels.packed_f32(packed, channels, ldo, h, d, t, ldt, windows, out, next_bank)
 
 
+cdef void fmap_packed(Geometry g, const floating* x, const floating* w,
+                      const floating* bias, floating* out, floating* scratch) noexcept nogil:
+    """The packed-weight kernel of ``suite.TextCNN`` (``_packed.pxi``), packing per call.
+
+    The task's filters are packed as ``suite.model.pack_filters`` lays a bank out (blocks
+    of two vectors of channels, tap ``(a, b)`` in row ``b * h + a``) and each sentence is
+    transposed, ``T[b, r] = x[r, b]``.  Output column j of every map is then the packed
+    kernel over the ``w`` rows of ``T`` from row j: ``sum_{a, b} W[c, a, b] * T[j + b,
+    i + a]`` for the m windows i, vectors along the channels, into an ``(m, channels)``
+    block that the bias is added to on the way out.  Full-width filters (p == 1) take one
+    such call per sentence; packing costs one pass over the filters per task.
+    """
+    cdef Py_ssize_t lanes = vector_bytes // sizeof(floating)
+    cdef Py_ssize_t k_len = g.h * g.w, ldt = g.n + PACKED_PAD
+    cdef Py_ssize_t ldo = round_up(g.channels, lanes)
+    cdef Py_ssize_t s, c, width, a, b, u, i, j, r
+    cdef floating* pk = <floating*>((<uintptr_t>scratch + 63) & ~(<uintptr_t>63))
+    cdef floating* t = pk + round_up(g.channels * k_len + lanes, 16)
+    cdef floating* block = t + g.d * ldt
+    cdef floating* row
+    cdef floating* dst
+    cdef const floating* xs
+    c = 0
+    while c < g.channels:
+        width = 2 * lanes if c + 2 * lanes <= g.channels else min(lanes, g.channels - c)
+        for b in range(g.w):
+            for a in range(g.h):
+                row = pk + c * k_len + (b * g.h + a) * width
+                for u in range(width):
+                    row[u] = w[((c + u) * g.h + a) * g.w + b]
+        c += width
+    for u in range(lanes):
+        pk[g.channels * k_len + u] = 0
+    for s in range(g.batch):
+        xs = x + s * g.n * g.d
+        for b in range(g.d):
+            for r in range(g.n):
+                t[b * ldt + r] = xs[r * g.d + b]
+            for r in range(g.n, ldt):
+                t[b * ldt + r] = 0
+        for j in range(g.p):
+            packed_bank(pk, g.channels, ldo, g.h, g.w, t + j * ldt, ldt, g.m, block, NULL)
+            dst = out + s * g.out_batch_stride + j
+            for c in range(g.channels):
+                for i in range(g.m):
+                    dst[(c * g.m + i) * g.p] = block[i * ldo + c] + bias[c]
+
+
 cdef void fmap_blas(Geometry g, const floating* x, const floating* w,
                     const floating* bias, floating* out, floating* scratch) noexcept nogil:
     """The correlation as a sum of shifted GEMMs, with no copy of the input.
@@ -252,6 +316,8 @@ cdef void fmap_core(Core core, Geometry g, const floating* x, const floating* w,
         fmap_seed(g, x, w, bias, out)
     elif core == BLAS:
         fmap_blas(g, x, w, bias, out, scratch)
+    elif core == PACKED:
+        fmap_packed(g, x, w, bias, out, scratch)
     else:
         fmap_table(core, g, x, w, bias, out)
 
