@@ -14,12 +14,12 @@ from suite._blas cimport gemm_nt
 from suite._kernels_api cimport PACKED_PAD, Kernels, kernel_f32_t, kernel_f64_t
 from suite._runtime cimport kernel_table
 
-from suite._runtime import VECTOR_BYTES
+from suite._runtime import VECTOR_BYTES as _VECTOR_BYTES
 
 # The table of the build suite._runtime chose, copied once, at import.
 cdef Kernels kernels = kernel_table()[0]
 # The bytes of its vectors: the packed kernel's weights come in blocks of 2 vectors.
-cdef Py_ssize_t vector_bytes = VECTOR_BYTES
+cdef Py_ssize_t vector_bytes = _VECTOR_BYTES
 
 # Rows (sentences x words) per batch slice, the unit of work of the GEMMs, the OpenMP
 # tasks and the fused tiles: enough for BLAS to run near its peak and for tasks to
