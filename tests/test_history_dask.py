@@ -1,11 +1,12 @@
 """``python -m suite history run`` on a real Dask ``LocalCluster``, against serial asv.
 
-The commits are HEAD^ and HEAD of a throw-away clone, counted with ``SUITE_COUNT_ONLY``
-(the ``utterance`` workload and the classifier) to keep the builds and counts short.  The
-workers' slots (their asv environments) are in a scratch directory of the test's own.
-One worker is killed while it counts; the run must still end with one result file per
-commit, whose counts equal those of a serial ``asv run`` of the same commits in the same
-environment.  They build and count, take minutes, and are marked ``gate``.
+The commits are HEAD of a throw-away clone and a commit after it that does not build,
+counted with ``SUITE_COUNT_ONLY`` (the ``utterance`` workload and the classifier) to keep
+the builds and counts short.  The workers' slots (their asv environments) are in a
+scratch directory of the test's own.  One worker is killed while it counts; the run must
+still end with one result file per commit, the broken one recorded as failed, and HEAD's
+counts must equal those of a serial ``asv run`` in the same environment.  One run on the
+cluster serves every test.  They build and count, take minutes, and are marked ``gate``.
 """
 import contextlib
 import glob
@@ -49,11 +50,19 @@ def scratch(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def clone(tmp_path_factory):
+    """HEAD, and on a branch after it a commit whose Cython does not compile."""
     repo, env = make_clone(tmp_path_factory.mktemp("history-dask"), HISTORY_ENV_DIR)
-    commits = [git(repo, "rev-parse", "HEAD^"), git(repo, "rev-parse", "HEAD")]
+    head = git(repo, "rev-parse", "HEAD")
+    git(repo, "checkout", "-q", "-b", "broken")
+    with open(repo / "pyx" / "suite" / "_pool.pyx", "a") as f:
+        f.write("\nthis is not Cython\n")
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@t.invalid", "commit", "-qam", "broken")
+    broken = git(repo, "rev-parse", "HEAD")
+    git(repo, "checkout", "-q", "main")
     hashes = repo / "hashes.txt"
-    hashes.write_text("\n".join(commits) + "\n")
-    return {"repo": repo, "env": env, "commits": commits, "hashfile": f"HASHFILE:{hashes}"}
+    hashes.write_text(f"{head}\n{broken}\n")
+    return {"repo": repo, "env": env, "head": head, "broken": broken,
+            "hashfile": f"HASHFILE:{hashes}"}
 
 
 def _descendants_counting(pid):
@@ -80,7 +89,7 @@ def _kill_tree(pid):
 
 @pytest.fixture(scope="module")
 def distributed_run(clone, scratch):
-    """A run over both commits on 2 workers, one of them killed while it counts."""
+    """A run over both commits on 2 workers, the one counting HEAD killed while it counts."""
     from dask.distributed import Client, LocalCluster
 
     results = str(clone["repo"] / "results-dask")
@@ -124,7 +133,7 @@ def _result_files(results, machine):
 
 @pytest.fixture(scope="module")
 def serial_run(clone, distributed_run, scratch):
-    """A serial ``asv run`` of both commits, in one of the runner's environments."""
+    """A serial ``asv run`` of HEAD, in one of the runner's environments."""
     repo, summary = clone["repo"], distributed_run["summary"]
     config = json.loads((repo / "asv.conf.json").read_text())
     results = str(repo / "results-serial")
@@ -139,7 +148,7 @@ def serial_run(clone, distributed_run, scratch):
         env = dict(clone["env"], HOME=str(home), **ENV)
         proc = subprocess.run(
             [sys.executable, "-m", "asv", "run", "--config", str(path), "--machine", "serial",
-             "--bench", _run.DEFAULT_BENCH, clone["hashfile"]], cwd=repo, env=env,
+             "--bench", _run.DEFAULT_BENCH, f"{clone['head']}^!"], cwd=repo, env=env,
             capture_output=True, text=True, timeout=1500)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return _result_files(results, "serial"), summary
@@ -148,31 +157,39 @@ def serial_run(clone, distributed_run, scratch):
 def test_every_commit_ends_with_one_result_file(distributed_run, clone):
     summary = distributed_run["summary"]
     assert distributed_run["killed"] is not None, "no worker was seen counting"
-    assert sorted(summary.counted) == sorted(clone["commits"]), summary.format()
-    assert not summary.failed and not summary.lost
+    assert summary.counted == [clone["head"]], summary.format()
+    assert not summary.lost
     files = glob.glob(os.path.join(distributed_run["results"], summary.machine, "*-*.json"))
     assert sorted(os.path.basename(f)[:8] for f in files) == sorted(
-        c[:8] for c in clone["commits"])
+        c[:8] for c in (clone["head"], clone["broken"]))
 
 
-def test_counts_equal_a_serial_asv_run(serial_run):
+def test_a_commit_that_fails_to_build_is_recorded_and_the_others_run(distributed_run, clone):
+    summary, broken = distributed_run["summary"], clone["broken"]
+    assert summary.failed == [broken], summary.format()
+    result = _result_files(distributed_run["results"], summary.machine)[broken[:8]]
+    assert result["results"] == {} or all(
+        v is None for b in result["results"] for v in _results.values(result, b))
+
+
+def test_counts_equal_a_serial_asv_run(serial_run, clone):
     serial, summary = serial_run
-    ours = _result_files(summary.results_dir, summary.machine)
-    assert set(ours) == set(serial) and len(ours) == 2
+    head = clone["head"][:8]
+    result = _result_files(summary.results_dir, summary.machine)[head]
+    assert set(serial) == {head}
     compared = 0
-    for commit, result in ours.items():
-        for benchmark in result["results"]:
-            mine = _results.values(result, benchmark)
-            theirs = _results.values(serial[commit], benchmark)
-            assert len(mine) == len(theirs)
-            for a, b in zip(mine, theirs):
-                if isinstance(a, float) and math.isnan(a):
-                    assert math.isnan(b)
-                    continue
-                compared += 1
-                # Within the slack merge allows: the inclusive counts', and the
-                # kernel's (exact but for the paths through OpenBLAS).
-                assert _results.same_counts(benchmark, a, b), (commit, benchmark, a, b)
+    for benchmark in result["results"]:
+        mine = _results.values(result, benchmark)
+        theirs = _results.values(serial[head], benchmark)
+        assert len(mine) == len(theirs)
+        for a, b in zip(mine, theirs):
+            if isinstance(a, float) and math.isnan(a):
+                assert math.isnan(b)
+                continue
+            compared += 1
+            # Within the slack merge allows: the inclusive counts', and the kernel's
+            # (exact but for the paths through OpenBLAS).
+            assert _results.same_counts(benchmark, a, b), (head, benchmark, a, b)
     assert compared > 100
 
 
@@ -181,23 +198,24 @@ def test_a_second_run_skips_what_is_counted(distributed_run, clone):
                        config=str(clone["repo"] / "asv.conf.json"),
                        results_dir=distributed_run["results"], env=ENV, progress=False,
                        log=lambda line: None)
-    assert sorted(summary.skipped) == sorted(clone["commits"]) and not summary.counted
+    assert sorted(summary.skipped) == sorted([clone["head"], clone["broken"]])
+    assert not summary.counted
 
 
-def test_merge_of_two_shards_equals_the_run_over_both(distributed_run, tmp_path):
+def test_merge_of_two_shards_equals_the_run_over_both(distributed_run, clone, tmp_path):
     results, machine = distributed_run["results"], distributed_run["summary"].machine
-    shards = []
-    for i, name in enumerate(sorted(_results.result_files(results, machine))):
-        shard = tmp_path / f"shard-{i}"
+    shards = {}
+    for name in sorted(_results.result_files(results, machine)):
+        shard = tmp_path / f"shard-{name[:8]}"
         os.makedirs(shard / machine)
         shutil.copy(os.path.join(results, "benchmarks.json"), shard)
         shutil.copy(os.path.join(results, machine, "machine.json"), shard / machine)
         shutil.copy(os.path.join(results, machine, name), shard / machine)
-        shards.append(str(shard))
-    _results.merge(shards, str(tmp_path / "merged"), log=lambda line: None)
+        shards[name[:8]] = str(shard)
+    _results.merge(list(shards.values()), str(tmp_path / "merged"), log=lambda line: None)
     assert _result_files(str(tmp_path / "merged"), machine) == _result_files(results, machine)
-    # One count 1% off in a shard: refused, naming the commit and the case.
-    (path,) = glob.glob(os.path.join(shards[0], machine, "*-*.json"))
+    # One count 1% off in HEAD's shard: refused, naming the commit and the case.
+    (path,) = glob.glob(os.path.join(shards[clone["head"][:8]], machine, "*-*.json"))
     data = _results.load_json(path)
     name = "instructions.Instructions.track_instructions"
     row = data["results"][name]
@@ -206,7 +224,7 @@ def test_merge_of_two_shards_equals_the_run_over_both(distributed_run, tmp_path)
     _results.write_json(path, data)
     with pytest.raises(_results.ResultsError, match=f"commit {data['commit_hash'][:8]}.*"
                                                      f"{name}"):
-        _results.merge([results, shards[0]], str(tmp_path / "refused"),
+        _results.merge([results, shards[clone["head"][:8]]], str(tmp_path / "refused"),
                        log=lambda line: None)
 
 
@@ -248,25 +266,5 @@ def test_asv_publishes_what_the_run_wrote(distributed_run, clone, tmp_path):
     assert graphs, "asv published no graph of the counts"
     with open(graphs[0]) as f:
         points = json.load(f)
-    assert len(points) == 2  # both commits
-
-
-def test_a_commit_that_fails_to_build_is_recorded_and_the_others_run(clone, scratch,
-                                                                     distributed_run):
-    repo = clone["repo"]
-    git(repo, "checkout", "-q", "-b", "broken")
-    with open(repo / "pyx" / "suite" / "_pool.pyx", "a") as f:
-        f.write("\nthis is not Cython\n")
-    git(repo, "-c", "user.name=t", "-c", "user.email=t@t.invalid", "commit", "-qam", "broken")
-    broken = git(repo, "rev-parse", "HEAD")
-    git(repo, "checkout", "-q", "main")
-    results = str(repo / "results-broken")
-    summary = _run.run([broken, clone["commits"][1]], workers=2,
-                       config=str(repo / "asv.conf.json"), results_dir=results, env=ENV,
-                       progress=False, log=lambda line: None)
-    assert summary.failed == [broken] and summary.counted == [clone["commits"][1]]
-    files = _result_files(results, summary.machine)
-    assert sorted(files) == sorted([broken[:8], clone["commits"][1][:8]])
-    assert files[broken[:8]]["results"] == {} or all(
-        v is None for b in files[broken[:8]]["results"]
-        for v in _results.values(files[broken[:8]], b))
+    # HEAD's count; the broken commit has none to draw.
+    assert [point for point in points if point[1] is not None], points
