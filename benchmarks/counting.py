@@ -73,8 +73,10 @@ COUNTED_MODEL_CASES = ("utterance-8", "utterance-16")
 ONLY_ENV = "SUITE_COUNT_ONLY"
 #: The fused variant counted with every activation and pooling method.
 FUSED_VARIANT = "tiles"
-#: The workloads whose layers are counted on ``FUSED_VARIANT`` (the text-CNN's).
-LAYER_WORKLOADS = ("utterance", "kim-mr")
+#: The workloads whose layers are counted on ``FUSED_VARIANT``: the utterance alone.  On
+#: ``kim-mr`` the same code paths added 8 s to the 54 s count of a build (two per gate);
+#: ``ConvPoolInstructions`` still counts its layer of Kim 2014 on every variant.
+LAYER_WORKLOADS = ("utterance",)
 #: The (activation, method) pairs counted on ``FUSED_VARIANT``: every activation with max
 #: pooling (activated once per map) and with average pooling (activated at every
 #: position), and ReLU with the other methods.
