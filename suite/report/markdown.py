@@ -382,7 +382,9 @@ def _model_section(report: dict) -> List[str]:
             f"tables {tables}, so D = {INTENT.dim}; {INTENT.channels} filters for each "
             f"height {', '.join(map(str, INTENT.heights))}; SELU; {INTENT.classes} "
             "classes) against ONNX Runtime (float32) and PyTorch eager, single calls in "
-            "turn: p50 and p99 per call (one utterance, or the whole padded batch), "
+            "turns (consecutive calls of one contender, the first of each turn not timed, "
+            "as a server calls the same model again and again): p50 and p99 per call "
+            "(one utterance, or the whole padded batch), "
             "sentences per second, and `x` the peer's median over TextCNN's, both timed "
             "in the same rounds; on one utterance, TextCNN on 2 threads too, and `x 1 "
             f"thread` its speed over one thread's.{absent}", "",

@@ -150,21 +150,34 @@ def _onnxruntime():
     return True
 
 
+#: Consecutive timed calls of one contender in ``_per_call``, after one untimed call.
+CALLS_PER_TURN = 10
+
+
 def _per_call(fns: Dict[str, Callable], rounds: int) -> Dict[str, List[float]]:
-    """Seconds of single calls, one of each function per round, the order alternating.
+    """Seconds of ``rounds`` single calls of each function, taken in turns.
 
     Latency is about single calls: no loop of calls is averaged, so the 99th
-    percentile sees the slow ones.
+    percentile sees the slow ones.  A turn is ``CALLS_PER_TURN`` consecutive calls of
+    one function, after one that is not timed, and the functions take turns, the order
+    alternating.  A server makes the same call again and again: a call timed right after
+    another contender's would pay for what that one did to the caches (the weights a
+    thread of the two-thread split keeps in its core's L2 are evicted by a one-thread
+    call, which in turn finds half the weights left in its L2).
     """
     for fn in fns.values():   # warm up
         fn()
     times: Dict[str, List[float]] = {name: [] for name in fns}
     names = list(fns)
-    for i in range(rounds):
+    turns = -(-rounds // CALLS_PER_TURN)
+    for i in range(turns):
         for name in (names if i % 2 == 0 else names[::-1]):
-            start = time.perf_counter()
-            fns[name]()
-            times[name].append(time.perf_counter() - start)
+            fn = fns[name]
+            fn()
+            for _ in range(min(CALLS_PER_TURN, rounds - i * CALLS_PER_TURN)):
+                start = time.perf_counter()
+                fn()
+                times[name].append(time.perf_counter() - start)
     return times
 
 
@@ -179,7 +192,8 @@ def _model_group(dtype: str, settings: Settings, torch) -> List[Row]:
 
     Per case: every contender is checked against ``suite.reference.text_cnn`` on the
     sentences it computes alike (ONNX Runtime and PyTorch compute the padding of a batch,
-    so they are checked on the utterances), then single calls are timed in turn.
+    so they are checked on the utterances), then single calls are timed in turns
+    (``_per_call``).
     """
     import tempfile
 
