@@ -33,7 +33,7 @@ MODULES = ["_runtime", "_conv", "_pool", "_conv_pool", "_model", "_callgrind", "
 # shape) are generated from the lists at the top of each.  The rendered files are build
 # outputs (git-ignored; the sdist carries the templates).
 TEMPLATES = ["_tiles.pxi.tp", "_direct.pxi.tp", "_packed.pxi.tp", "_reduce.pxi.tp",
-             "_direct_pool.pxi.tp", "_simd.h.tp"]
+             "_direct_pool.pxi.tp", "_activate.pxi.tp", "_simd.h.tp"]
 
 # The Cython tiles kernel's sums are vectorised reductions: the compiler may reassociate
 # them only with these flags.  Not -ffinite-math-only (nor -ffast-math, which implies it):
@@ -133,6 +133,33 @@ def _compiler_accepts(compiler, flags):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+# glibc's vector math library: the AVX2 and AVX-512 builds' activation loops call its tanh
+# and expm1 (see _activate.pxi.tp) where it links.
+LIBMVEC_PROBE = """#include <math.h>
+__attribute__((simd("notinbranch"))) extern double tanh(double);
+double v[64];
+int main(void) { for (int i = 0; i < 64; i++) v[i] = tanh(v[i]); return v[0] != 0; }
+"""
+
+
+def _links_libmvec(compiler):
+    """Whether ``compiler`` vectorises a tanh loop for AVX2 and links it with libmvec."""
+    tmp = tempfile.mkdtemp()
+    try:
+        src = os.path.join(tmp, "mvec.c")
+        with open(src, "w") as f:
+            f.write(LIBMVEC_PROBE)
+        flags = ["-O3", "-mavx2", "-mfma", "-fno-math-errno"]
+        objects = compiler.compile([src], output_dir=tmp, extra_postargs=flags)
+        compiler.link_executable(objects, "mvec", output_dir=tmp,
+                                 extra_postargs=flags + ["-lmvec", "-lm"])
+        return True
+    except Exception:
+        return False
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 class BuildExt(build_ext):
     def build_extensions(self):
         if self.compiler.compiler_type == "msvc":
@@ -148,6 +175,13 @@ class BuildExt(build_ext):
         if platform.machine().lower() not in ("x86_64", "amd64"):
             self.extensions = [e for e in self.extensions
                                if e.name.rsplit(".", 1)[1] not in X86_ONLY]
+        libmvec = _links_libmvec(self.compiler)
+        for ext in self.extensions:
+            if ext.name.rsplit(".", 1)[1] in X86_ONLY:
+                if libmvec:
+                    ext.extra_link_args += ["-lmvec"]
+                else:
+                    ext.define_macros.append(("SUITE_NO_LIBMVEC", "1"))
         for ext in self.extensions:
             ext.extra_compile_args += MODULE_FLAGS.get(ext.name.rsplit(".", 1)[1], [])
             ext.extra_compile_args += compile_args + openmp

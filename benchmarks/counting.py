@@ -191,12 +191,13 @@ def counts_toward_kernel(obj, package_dir):
     """Whether instructions executed in the shared object ``obj`` are the kernel's own.
 
     The kernel's own code is the project's compiled modules and the BLAS, OpenMP and
-    math (``expm1``, ``tanh``) runtimes they call.  The interpreter, NumPy and the rest of
-    the C library are the Python layer's share: input checking, conversion, allocation.
+    math (``expm1``, ``tanh``, and libmvec's vector forms) runtimes they call.  The
+    interpreter, NumPy and the rest of the C library are the Python layer's share: input
+    checking, conversion, allocation.
     """
     name = os.path.basename(obj).lower()
     return (obj.startswith(package_dir + os.sep) or "openblas" in name or "libgomp" in name
-            or name.startswith(("libm.", "libm-")))
+            or name.startswith(("libm.", "libm-", "libmvec.")))
 
 
 def _short_path(path):

@@ -10,3 +10,5 @@ from typing import Any
 KERNELS: Any
 #: The width of the explicit-vector kernels' vectors in this build, in bytes.
 VECTOR_BYTES: int
+#: Whether its activations call glibc's libmvec vector tanh and expm1 (_activate.pxi).
+LIBMVEC: bool

@@ -41,8 +41,11 @@ cdef void activate_pool_row(floating* v, Py_ssize_t n, Activation activation,
             dst[i] = activate(dst[i], activation)
     else:
         if activation != IDENTITY:
-            for i in range(n):
-                v[i] = activate(v[i], activation)
+            # The whole map, in the build's vector loops (_activate.pxi).
+            if floating is double:
+                kernels.activate_f64(v, n, activation)
+            else:
+                kernels.activate_f32(v, n, activation)
         pool_row(method, v, n, param, dst, work)
 
 

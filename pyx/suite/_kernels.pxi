@@ -4,7 +4,8 @@
 # positions, for small 2-D filters), the packed-weight kernel of _packed.pxi (Cython,
 # explicit vectors along the channels, for suite.TextCNN), the reductions of the pooling
 # kernels of _reduce.pxi (Cython, explicit vectors along the positions), the direct
-# convolution with its max or sum fused in of _direct_pool.pxi (for suite._conv_pool) and
+# convolution with its max or sum fused in of _direct_pool.pxi (for suite._conv_pool), the
+# activations of a whole map of _activate.pxi (vector tanh and expm1 from libmvec) and
 # the C tiles of _simd.h, the rival the Cython tiles are measured against.  The .pxi
 # files and _simd.h are rendered from Tempita templates by setup.py.  Included by
 # _kernels.pyx, _kernels_avx2.pyx and _kernels_avx512.pyx, which differ only in the flags
@@ -29,6 +30,7 @@ include "_direct.pxi"
 include "_packed.pxi"
 include "_reduce.pxi"
 include "_direct_pool.pxi"
+include "_activate.pxi"
 
 cdef Kernels TABLE
 TABLE.tiles_f64 = tiles[double]
@@ -45,9 +47,13 @@ TABLE.sum_f64 = sum_f64
 TABLE.sum_f32 = sum_f32
 TABLE.direct_pool_f64 = direct_pool_f64
 TABLE.direct_pool_f32 = direct_pool_f32
+TABLE.activate_f64 = activate_f64
+TABLE.activate_f32 = activate_f32
 
 #: The kernels of this build, for suite._runtime (a capsule of a ``Kernels`` table).
 KERNELS = PyCapsule_New(&TABLE, KERNELS_CAPSULE, NULL)
 
 #: The widest vector the explicit-vector kernels use in this build, in bytes.
 VECTOR_BYTES = SUITE_VECTOR_BYTES
+#: Whether this build's activations call libmvec's vector tanh and expm1.
+LIBMVEC = bool(SUITE_LIBMVEC)

@@ -35,6 +35,11 @@ ctypedef bint (*max_f32_t)(const float* v, Py_ssize_t n, float* result) noexcept
 ctypedef double (*sum_f64_t)(const double* v, Py_ssize_t n) noexcept nogil
 ctypedef float (*sum_f32_t)(const float* v, Py_ssize_t n) noexcept nogil
 
+# activate(v, n, activation): v[i] = act(v[i]) in place, activation a code of
+# suite._conv_pool.Activation (see _activate.pxi).
+ctypedef void (*activate_f64_t)(double* v, Py_ssize_t n, int activation) noexcept nogil
+ctypedef void (*activate_f32_t)(float* v, Py_ssize_t n, int activation) noexcept nogil
+
 # What direct_pool(w, channels, h, wd, x, d, m, p, bias, how, rows, dst) reduces each map
 # of direct(...) to, into dst[c]: its max (NaN when the map's sum is NaN), its sum, or the
 # sum of its ReLU (see _direct_pool.pxi).  rows: 4 * (p + POOL_ROW_PAD) elements.
@@ -74,6 +79,8 @@ cdef struct Kernels:
     sum_f32_t sum_f32
     direct_pool_f64_t direct_pool_f64
     direct_pool_f32_t direct_pool_f32
+    activate_f64_t activate_f64
+    activate_f32_t activate_f32
 
 cdef extern from *:
     """
