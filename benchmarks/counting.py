@@ -68,8 +68,9 @@ else:  # run as a script, or as the driver under valgrind
 COUNTED_WORKLOADS = ("utterance", "kim-mr", "image-3x3")
 #: The cases of the seed's classifier counted (``suite.TextCNN.logits``): one utterance.
 COUNTED_MODEL_CASES = ("utterance-8", "utterance-16")
-#: Environment variable naming the only workloads to count (comma-separated), to keep a
-#: test short; the classifier's cases are always counted.
+#: Environment variable naming the only workloads, or dtypes, to count (comma-separated:
+#: ``utterance``, ``utterance,float32``), to keep a test short; the classifier's cases
+#: are always counted, in the dtypes selected.
 ONLY_ENV = "SUITE_COUNT_ONLY"
 #: The fused variant counted with every activation and pooling method.
 FUSED_VARIANT = "tiles"
@@ -151,12 +152,10 @@ def cases():
     layers = [(a, m) for a, m in COUNTED_LAYERS
               if fused and m in pools and _accepts(a, m, DTYPES[0])]
     kim = (LAYER["activation"], LAYER["method"])
-    only = os.environ.get(ONLY_ENV)
+    workloads, dtypes = selection()
     selected = []
-    for workload in COUNTED_WORKLOADS:
-        if only and workload not in only.split(","):
-            continue
-        for dtype in DTYPES:
+    for workload in workloads:
+        for dtype in dtypes:
             selected += [("feature_map", workload, v, dtype)
                          for v in FEATURE_MAP_VARIANTS if v in fmaps]
             selected += [("pool", workload, m, dtype) for m in POOL_METHODS if m in pools]
@@ -167,8 +166,26 @@ def cases():
                              for a, m in layers if (a, m) != kim and FUSED_VARIANT in fused]
     if hasattr(suite, "TextCNN"):
         selected += [("model", case, "logits", dtype)
-                     for case in COUNTED_MODEL_CASES for dtype in DTYPES]
+                     for case in COUNTED_MODEL_CASES for dtype in dtypes]
     return selected
+
+
+def selection():
+    """The workloads and dtypes ``ONLY_ENV`` selects: all of either it names none of.
+
+    Raises
+    ------
+    ValueError
+        When it names something that is neither a counted workload nor a dtype.
+    """
+    names = [n.strip() for n in os.environ.get(ONLY_ENV, "").split(",") if n.strip()]
+    unknown = [n for n in names if n not in COUNTED_WORKLOADS and n not in DTYPES]
+    if unknown:
+        raise ValueError(f"{ONLY_ENV}: {unknown[0]!r} is neither a counted workload "
+                         f"({', '.join(COUNTED_WORKLOADS)}) nor a dtype ({', '.join(DTYPES)})")
+    workloads = [w for w in COUNTED_WORKLOADS if w in names] or list(COUNTED_WORKLOADS)
+    dtypes = [d for d in DTYPES if d in names] or list(DTYPES)
+    return workloads, dtypes
 
 
 def unavailable():

@@ -77,6 +77,18 @@ def test_cases_cover_the_registry():
            for d in DTYPES})
 
 
+def test_the_selection_names_workloads_and_dtypes(monkeypatch):
+    monkeypatch.setenv(counting.ONLY_ENV, "utterance,float32")
+    assert counting.selection() == (["utterance"], ["float32"])
+    assert {case[3] for case in counting.cases()} == {"float32"}
+    assert {case[1] for case in counting.cases() if case[0] != "model"} == {"utterance"}
+    monkeypatch.setenv(counting.ONLY_ENV, "float64")
+    assert counting.selection() == (list(counting.COUNTED_WORKLOADS), ["float64"])
+    monkeypatch.setenv(counting.ONLY_ENV, "utterance,float16")
+    with pytest.raises(ValueError, match="SUITE_COUNT_ONLY: 'float16' is neither"):
+        counting.cases()
+
+
 def test_every_counted_case_has_a_benchmark():
     # Each counted case is reported by one benchmark (so a regression in it is named);
     # each benchmark the build can run has its case.
@@ -161,11 +173,12 @@ def test_ci_gate_skips_shallow_clone(tmp_path):
 def clone(tmp_path_factory):
     """A clone of this repository sharing this checkout's asv environments.
 
-    Its gate commands count only the ``utterance`` workload: every regression below shows
-    there, and the counts take half the time.  ``.ci/gate`` counts everything.
+    Its gate commands count only the ``utterance`` workload in float32: every regression
+    below shows there, and the counts take a quarter of the time.  ``.ci/gate`` counts
+    everything.
     """
     repo, env = make_clone(tmp_path_factory.mktemp("gate"))
-    env[counting.ONLY_ENV] = "utterance"
+    env[counting.ONLY_ENV] = "utterance,float32"
     return repo, env, git(repo, "rev-parse", "HEAD")
 
 
