@@ -138,16 +138,17 @@ def choose_core(x_shape, w_shape) -> Core:
     Returns
     -------
     Core
-        For full-width filters, ``w == d``: ``Core.PACKED`` (Cython) for batches of at
-        least ``PACKED_MIN_BATCH`` sentences with at least ``PACKED_MIN_WINDOWS``
-        windows each, else ``Core.TILES`` (Cython).  For narrower filters,
+        For full-width filters, ``w == d``: ``Core.PACKED`` (Cython) in the AVX-512
+        build for batches of at least ``PACKED_MIN_BATCH`` sentences with at least
+        ``PACKED_MIN_WINDOWS`` windows each, else ``Core.TILES`` (Cython).  For narrower filters,
         ``Core.DIRECT`` (Cython) with at least ``DIRECT_MIN_POSITIONS`` output positions
         along a row, else ``Core.SIMD`` (C).  :func:`choose_feature_map` gives the
         measurements.
     """
     (batch, n, d), (h, w) = x_shape, w_shape[1:]
     if w == d:
-        if batch >= PACKED_MIN_BATCH and n - h + 1 >= PACKED_MIN_WINDOWS:
+        if (_runtime.VECTOR_BYTES >= 64 and batch >= PACKED_MIN_BATCH
+                and n - h + 1 >= PACKED_MIN_WINDOWS):
             return Core.PACKED
         return Core.TILES
     return Core.DIRECT if d - w + 1 >= DIRECT_MIN_POSITIONS else Core.SIMD
@@ -185,14 +186,17 @@ def choose_feature_map(x_shape, w_shape, n_threads) -> str:
       float32.  ``packed`` ran at 0.62-0.75x its speed on one sentence of 16 words and
       at 0.87-0.94x on 4 of them, whose 12 to 15 windows leave its tiles part empty.
     * Full-width filters on batches of at least ``PACKED_MIN_BATCH`` sentences with at
-      least ``PACKED_MIN_WINDOWS`` windows each: ``packed``, the Cython kernel of
-      ``TextCNN`` with the filters packed per call, vectors along the channels (with
-      AVX-512 all 64 bytes, where the tiles keep 32).  With AVX-512 it ran at 1.04-1.27x
+      least ``PACKED_MIN_WINDOWS`` windows each, in the AVX-512 build: ``packed``, the
+      Cython kernel of ``TextCNN`` with the filters packed per call, vectors along the
+      channels (all 64 bytes, where the tiles keep 32).  With AVX-512 it ran at 1.04-1.27x
       the tiles on 2 to 64 sentences of 24 to 64 words of d = 300 (banks of 100 filters
       of heights 3, 4, 5), 1.46-1.59x on d = 50, and on ``kim-mr-b64`` at 1.05x
       ``torch.nn.functional.conv1d`` in float32 and 1.78x in float64, where the tiles ran
       at 0.94x and 1.54x.  ``blas`` (OpenBLAS's SGEMM) was 1.07-1.12x faster than it in
-      float32, and 0.91-0.96x its speed in float64.
+      float32, and 0.91-0.96x its speed in float64.  Only in the AVX-512 build: with 16
+      vector registers its tiles hold half the windows, and the AVX2 build
+      (``SUITE_NO_AVX512=1`` on the same CPU) ran it at 0.81x the tiles on
+      ``kim-mr-b64`` in float32 and 1.02x in float64.
     * Narrower filters with at least ``DIRECT_MIN_POSITIONS`` positions along a row
       (``d - w + 1``): ``direct``, which vectorises along those positions.  With AVX-512
       it ran at 2.0-6.8x ``simd`` and 1.4-3.5x ``blas`` on filters 16 and 32 wide of

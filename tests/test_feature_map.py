@@ -1,4 +1,8 @@
 """Every registered feature-map variant, in both dtypes, against scipy.signal.correlate2d."""
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -123,3 +127,21 @@ def test_rule_picks_the_core_by_filter_width():
         assert table["parallel"].pick(*full, 2) == (Core.TILES, 2)
         assert table["parallel"].pick(*narrow, 2) == (Core.SIMD, 2)
         assert table["parallel"].pick(*small, 2) == (Core.DIRECT, 2)
+
+
+@pytest.mark.parametrize("cap", [None, "SUITE_NO_AVX512"])
+def test_batches_of_full_width_filters_take_the_packed_core_with_avx512(cap):
+    # In a process of its own: the build is chosen at import.  Batches of long enough
+    # sentences run the packed core in the AVX-512 build alone; one sentence, short
+    # sentences and the other builds keep the tiles.
+    code = ("import suite, suite._runtime as r; from suite.registry import choose_core as c\n"
+            "print(r.VECTOR_BYTES, c((64, 64, 300), (100, 3, 300)).name, "
+            "c((2, 22, 300), (100, 3, 300)).name, c((1, 64, 300), (100, 3, 300)).name, "
+            "c((8, 16, 300), (100, 3, 300)).name)")
+    env = dict(os.environ)
+    if cap:
+        env[cap] = "1"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                         text=True, check=True).stdout.split()
+    batch = "PACKED" if out[0] == "64" else "TILES"
+    assert out[1:] == [batch, batch, "TILES", "TILES"], out
