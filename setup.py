@@ -117,15 +117,16 @@ def _flag(name):
     return os.environ.get(name, "") not in ("", "0")
 
 
-def _compiler_accepts(compiler, flags):
-    """Whether ``compiler`` compiles and links a tiny OpenMP program with ``flags``."""
+def _links(compiler, source, flags, link_flags=()):
+    """Whether ``compiler`` compiles and links the C program ``source`` with ``flags``."""
     tmp = tempfile.mkdtemp()
     try:
         src = os.path.join(tmp, "probe.c")
         with open(src, "w") as f:
-            f.write("#include <omp.h>\nint main(void) { return omp_get_max_threads() < 1; }\n")
+            f.write(source)
         objects = compiler.compile([src], output_dir=tmp, extra_postargs=flags)
-        compiler.link_executable(objects, "probe", output_dir=tmp, extra_postargs=flags)
+        compiler.link_executable(objects, "probe", output_dir=tmp,
+                                 extra_postargs=flags + list(link_flags))
         return True
     except Exception:
         return False
@@ -133,31 +134,14 @@ def _compiler_accepts(compiler, flags):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+OPENMP_PROBE = "#include <omp.h>\nint main(void) { return omp_get_max_threads() < 1; }\n"
 # glibc's vector math library: the AVX2 and AVX-512 builds' activation loops call its tanh
-# and expm1 (see _activate.pxi.tp) where it links.
+# and expm1 (see _activate.pxi.tp) where a vectorised tanh loop links with it.
 LIBMVEC_PROBE = """#include <math.h>
 __attribute__((simd("notinbranch"))) extern double tanh(double);
 double v[64];
 int main(void) { for (int i = 0; i < 64; i++) v[i] = tanh(v[i]); return v[0] != 0; }
 """
-
-
-def _links_libmvec(compiler):
-    """Whether ``compiler`` vectorises a tanh loop for AVX2 and links it with libmvec."""
-    tmp = tempfile.mkdtemp()
-    try:
-        src = os.path.join(tmp, "mvec.c")
-        with open(src, "w") as f:
-            f.write(LIBMVEC_PROBE)
-        flags = ["-O3", "-mavx2", "-mfma", "-fno-math-errno"]
-        objects = compiler.compile([src], output_dir=tmp, extra_postargs=flags)
-        compiler.link_executable(objects, "mvec", output_dir=tmp,
-                                 extra_postargs=flags + ["-lmvec", "-lm"])
-        return True
-    except Exception:
-        return False
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 class BuildExt(build_ext):
@@ -169,23 +153,24 @@ class BuildExt(build_ext):
         if _flag("SUITE_NATIVE"):
             compile_args.append("-march=native")
         openmp = ["-fopenmp"]
-        if not _compiler_accepts(self.compiler, openmp):
+        if not _links(self.compiler, OPENMP_PROBE, openmp):
             print("suite: the compiler has no OpenMP; building serial kernels", file=sys.stderr)
             openmp = []
         if platform.machine().lower() not in ("x86_64", "amd64"):
             self.extensions = [e for e in self.extensions
                                if e.name.rsplit(".", 1)[1] not in X86_ONLY]
-        libmvec = _links_libmvec(self.compiler)
+        libmvec = _links(self.compiler, LIBMVEC_PROBE, ["-O3", "-mavx2", "-fno-math-errno"],
+                         ["-lmvec", "-lm"])
         for ext in self.extensions:
-            if ext.name.rsplit(".", 1)[1] in X86_ONLY:
+            name = ext.name.rsplit(".", 1)[1]
+            ext.extra_compile_args += MODULE_FLAGS.get(name, [])
+            ext.extra_compile_args += compile_args + openmp
+            ext.extra_link_args += openmp
+            if name in X86_ONLY:
                 if libmvec:
                     ext.extra_link_args += ["-lmvec"]
                 else:
                     ext.define_macros.append(("SUITE_NO_LIBMVEC", "1"))
-        for ext in self.extensions:
-            ext.extra_compile_args += MODULE_FLAGS.get(ext.name.rsplit(".", 1)[1], [])
-            ext.extra_compile_args += compile_args + openmp
-            ext.extra_link_args += openmp
         if self.parallel is None:
             # The modules are independent: compile them on every core.
             self.parallel = os.cpu_count() or 1
