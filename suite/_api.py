@@ -168,7 +168,9 @@ def pool(fmap, method="max", *, k=None, chunks=None):
     dtype = _FLOAT32 if fmap.dtype == _FLOAT32 else _FLOAT64
     lead = fmap.shape[:-2]
     shape = lead if width is None else lead + (width,)
-    flat = np.ascontiguousarray(fmap.reshape(-1, positions), dtype=dtype)
+    flat = fmap.reshape(-1, positions)
+    if flat.dtype != dtype or not flat.flags.c_contiguous:
+        flat = np.ascontiguousarray(flat, dtype=dtype)
     if flat.shape[0] == 0:
         return np.empty(shape, dtype)
     return POOL[method].run(flat, param).reshape(shape)

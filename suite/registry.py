@@ -257,10 +257,15 @@ def _conv_pool(fm: Variant) -> Variant:
                    "in cache", threads=fm.threads, pick=pick, run=run)
 
 
+#: The scratch of the pooling methods other than k-max, which never touch it: one array
+#: serves every call, from any thread.
+_NO_WORK = np.empty(1, np.intp)
+
+
 def _pool_method(method: Method, summary: str) -> Variant:
     def run(flat, param):
         out = np.empty((flat.shape[0], param or 1), flat.dtype)
-        work = np.empty(flat.shape[1] if method == Method.KMAX else 1, np.intp)
+        work = np.empty(flat.shape[1], np.intp) if method == Method.KMAX else _NO_WORK
         _POOL[flat.dtype](flat, out, method, work)
         return out
     return Variant("pool", method.name.lower(), summary, run=run)

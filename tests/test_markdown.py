@@ -158,6 +158,21 @@ def test_each_table_is_headed_by_machine_commit_and_command():
         assert line.endswith(f"Command: `{COMMAND}`")
 
 
+def test_a_run_with_capped_instruction_sets_says_so_over_every_table():
+    report = _report()
+    report["environment"]["isa_caps"] = {"SUITE_NO_AVX512": "1", "ATEN_CPU_CAPABILITY": "avx2"}
+    report["environment"]["torch_isa"] = "AVX2"
+    text = markdown.format_markdown(report)
+    caps = "(instruction sets capped: `ATEN_CPU_CAPABILITY=avx2`, `SUITE_NO_AVX512=1`)"
+    tables = _tables(text)
+    for heading, above, _head, _ in tables:
+        assert caps in " ".join(above), heading
+    assert f"kernels' build `avx2+fma` {caps}" in text.split("## ", 2)[1]
+    assert "torch 2.5 (CPU capability AVX2)" in text
+    # Without caps, no clause.
+    assert "capped" not in markdown.format_markdown(_report())
+
+
 def test_the_tables_say_which_figures_are_of_one_thread():
     for heading, above, head, body in _tables(markdown.format_markdown(_report())):
         threads = {cells[head.index("threads")] for cells in body}
@@ -220,9 +235,11 @@ def test_the_command_writes_the_output_and_only_it(tmp_path):
     source.write_text(json.dumps(report))
     done = _suite("markdown", str(source), "--output", str(out))
     assert done.returncode == 0 and done.stdout == "" and done.stderr == "", done.stderr
-    assert out.read_text() == markdown.format_markdown(report)
+    assert out.read_text() == markdown.format_markdown(report, str(out))
+    assert f"--output {out}`" in out.read_text()
     done = _suite("markdown", str(source))
-    assert done.returncode == 0 and done.stdout == out.read_text()
+    assert done.returncode == 0 and done.stdout == markdown.format_markdown(report)
+    assert "--output docs/performance.md`" in done.stdout
 
 
 def test_a_quick_run_records_its_command_and_build(tmp_path):
@@ -281,6 +298,10 @@ def _bad_reports():
                                 "gemm_gflops['float64'] is null"),
         "git a string": (changed("abc", "environment", "git"),
                          "environment['git'] is a string"),
+        "caps a list": (changed(["SUITE_NO_AVX512"], "environment", "isa_caps"),
+                        "environment['isa_caps'] is an array"),
+        "a cap a number": (changed({"SUITE_NO_AVX512": 1}, "environment", "isa_caps"),
+                           "environment['isa_caps'] has a value that is not a string"),
     }
 
 
@@ -332,12 +353,13 @@ def test_bad_arguments_give_a_usage_error(args):
     assert "Traceback" not in done.stderr
 
 
-def test_the_generated_document_is_the_report_of_its_own_json():
-    # docs/performance.md is generated: it names the command that made it, and each of its
-    # tables is headed by where its figures come from.
-    with open(os.path.join(ROOT, "docs", "performance.md")) as f:
+@pytest.mark.parametrize("name", ["performance.md", "performance-avx2.md"])
+def test_the_generated_document_is_the_report_of_its_own_json(name):
+    # The reports in docs/ are generated: each names the command that made it, and each of
+    # its tables is headed by where its figures come from.
+    with open(os.path.join(ROOT, "docs", name)) as f:
         text = f.read()
-    assert "python -m suite markdown REPORT.json --output docs/performance.md" in text
+    assert f"python -m suite markdown REPORT.json --output docs/{name}`" in text
     tables = _tables(text)
     assert tables and all(any(re.match(r"Machine: .* · Commit: .* · Command: ", line)
                               for line in above) for _, above, _, _ in tables)

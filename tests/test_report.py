@@ -89,6 +89,19 @@ def test_quick_report_records_the_environment(quick_report):
     assert "GEMM peak" in stdout and "x correlate2d" in stdout
 
 
+def test_the_environment_records_the_instruction_set_caps_set(monkeypatch):
+    from suite.report.environment import ISA_CAPS, environment
+    for name in ISA_CAPS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
+    monkeypatch.setenv("SUITE_NO_AVX2", "")   # set but empty: not a cap
+    env = environment()
+    assert env["isa_caps"] == {"ONEDNN_MAX_CPU_ISA": "AVX2"}
+    assert env["torch_isa"] is None
+    torch = pytest.importorskip("torch")
+    assert environment(torch)["torch_isa"] == torch.backends.cpu.get_cpu_capability()
+
+
 def test_filters_and_plot(tmp_path):
     pytest.importorskip("matplotlib")
     png, js = tmp_path / "gflops.png", tmp_path / "r.json"

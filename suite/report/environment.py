@@ -1,6 +1,7 @@
 """What a report records about where it ran: the machine, the libraries and the build."""
 from __future__ import annotations
 
+import os
 import platform
 from typing import Dict, Optional
 
@@ -8,7 +9,14 @@ import numpy as np
 
 import suite
 
-__all__ = ["environment", "build"]
+__all__ = ["environment", "build", "ISA_CAPS"]
+
+#: Environment variables that cap an instruction set: of the kernels (``SUITE_NO_AVX512``,
+#: ``SUITE_NO_AVX2``) or of what they are compared with (PyTorch's own kernels, oneDNN,
+#: MKL, OpenBLAS, NumPy).  Set together they run an AVX-512 machine as an AVX2 one
+#: (``docs/performance-avx2.md``); a report records those that are set.
+ISA_CAPS = ("SUITE_NO_AVX512", "SUITE_NO_AVX2", "ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA",
+            "MKL_ENABLE_INSTRUCTIONS", "OPENBLAS_CORETYPE", "NPY_DISABLE_CPU_FEATURES")
 
 
 def _version(module: str) -> Optional[str]:
@@ -64,8 +72,10 @@ def environment(torch=None) -> Dict[str, object]:
         ``"versions"`` of the libraries, ``"threadpools"`` (the BLAS and OpenMP libraries
         threadpoolctl finds), ``"isa"``, the build of the kernels in use
         (``suite._runtime.ISA``: ``"avx512"``, ``"avx2+fma"`` or ``"baseline"``), and
-        ``"git"``, the commit of the build (:func:`build`).  Reports written before the
-        ``"isa"`` entry have none.
+        ``"git"``, the commit of the build (:func:`build`), ``"isa_caps"``, the variables
+        of ``ISA_CAPS`` that are set, and ``"torch_isa"``, the instruction set PyTorch's
+        own kernels use (``torch.backends.cpu.get_cpu_capability()``, None without
+        PyTorch).  Reports written before an entry have none.
     """
     from threadpoolctl import threadpool_info
     from suite import _runtime
@@ -81,6 +91,15 @@ def environment(torch=None) -> Dict[str, object]:
         "threadpools": threadpool_info(),
         "isa": _runtime.ISA,
         "git": build(),
+        "isa_caps": {name: os.environ[name] for name in ISA_CAPS if os.environ.get(name)},
+        "torch_isa": _torch_isa(torch),
     }
+
+
+def _torch_isa(torch) -> Optional[str]:
+    try:
+        return str(torch.backends.cpu.get_cpu_capability())
+    except AttributeError:  # no PyTorch, or one older than 2.0
+        return None
 
 
