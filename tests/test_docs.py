@@ -245,3 +245,19 @@ def test_gate_document_gives_the_gate_s_factor():
     assert quoted and all(float(q) == factor for q in quoted)
     # docs/gate.md: the factor "catches a kernel doing a tenth more work".
     assert "a tenth more" in " ".join(text.split()) and factor < 1.1
+
+
+def test_the_readme_caps_every_instruction_set_the_report_records():
+    # The command that runs an AVX-512 machine as an AVX2 one sets every cap of ISA_CAPS
+    # but the one that would take the kernels below AVX2, and nothing the report ignores.
+    from suite.report.environment import ISA_CAPS
+
+    readme = _document("README.md")
+    (block,) = [b for b in re.findall(r"^```sh\n(.*?)^```", readme, re.S | re.M)
+                if "ATEN_CPU_CAPABILITY" in b]
+    assert set(re.findall(r"\b([A-Z][A-Z0-9_]+)=", block)) == set(ISA_CAPS) - {"SUITE_NO_AVX2"}
+    assert "python -m suite run" in block
+    # And the generated AVX2 report was made with them.
+    text = _document(os.path.join("docs", "performance-avx2.md"))
+    for name in set(ISA_CAPS) - {"SUITE_NO_AVX2"}:
+        assert f"`{name}=" in text, name
