@@ -15,7 +15,7 @@ from typing import Optional, Tuple
 
 import numpy as np
 
-from suite import _arguments, _model, _runtime
+from suite import _arguments, _conv, _model, _runtime
 from suite.modelfile import MAX_COLUMN, read_model, write_model
 from suite.registry import ACTIVATIONS
 
@@ -56,27 +56,33 @@ def pack_filters(weights: np.ndarray, lanes: int) -> np.ndarray:
         one column of the transposed sentence together).  ``lanes`` zeros follow: the
         kernel reads the narrowest block a whole vector at a time.
 
+    Raises
+    ------
+    TypeError
+        If ``weights`` is not a float32 or float64 array, or ``lanes`` not an integer.
+    ValueError
+        If ``weights`` is not 3-D with a tap, or ``lanes`` is below 1.
+
     Examples
     --------
     >>> w = np.arange(9.0).reshape(3, 1, 3)   # 3 filters of 1 x 3
     >>> pack_filters(w, 2)                    # a block of 2 channels, then one of 1
     array([0., 3., 1., 4., 2., 5., 6., 7., 8., 0., 0.])
     """
-    channels = weights.shape[0]
-    k_len = weights.shape[1] * weights.shape[2]
-    taps = weights.transpose(0, 2, 1).reshape(channels, k_len)
-    widths, c = [], 0
-    while c + 2 * lanes <= channels:
-        widths.append(2 * lanes)
-        c += 2 * lanes
-    while c < channels:
-        widths.append(min(lanes, channels - c))
-        c += widths[-1]
-    blocks, c = [], 0
-    for width in widths:
-        blocks.append(taps[c:c + width].T.ravel())
-        c += width
-    return np.concatenate(blocks + [np.zeros(lanes, weights.dtype)])
+    weights = np.asarray(weights)
+    if weights.dtype not in (np.float32, np.float64):
+        raise TypeError(f"weights must be float32 or float64, got dtype {weights.dtype}")
+    if weights.ndim != 3 or 0 in weights.shape:
+        raise ValueError(f"weights must have shape (channels, h, d) with channels, h and "
+                         f"d at least 1, got shape {weights.shape}")
+    lanes = _arguments.integer("lanes", lanes)
+    if lanes < 1:
+        raise ValueError(f"lanes must be at least 1, got lanes={lanes}")
+    weights = np.ascontiguousarray(weights)
+    packed = np.empty(weights.size + lanes, weights.dtype)
+    # The layout is written once, in Cython: fmap_packed packs with it on every call.
+    _conv.pack_filters(weights, packed, lanes)
+    return packed
 
 
 def _real(name: str, value) -> np.ndarray:

@@ -4,7 +4,7 @@ import pytest
 
 import suite
 from suite import reference
-from suite.model import positional_encoding
+from suite.model import pack_filters, positional_encoding
 from suite.registry import ACTIVATIONS, DTYPES
 
 COLUMNS = [0, 0, 1, 2]   # GloVe and task-local vectors share the word column
@@ -119,6 +119,40 @@ def test_save_and_load(rng, tmp_path):
     tokens = _tokens(rng, 3, 7, [7, 2, 5])
     np.testing.assert_array_equal(loaded.logits(tokens, [7, 2, 5]),
                                   model.logits(tokens, [7, 2, 5]))
+
+
+@pytest.mark.parametrize("channels", [1, 5, 16, 17, 48, 100])
+@pytest.mark.parametrize("lanes", [1, 4, 16])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_pack_filters_layout(rng, channels, lanes, dtype):
+    # The layout as its docstring gives it, element by element: blocks of 2 * lanes
+    # channels while they fit, then of at most lanes; tap (a, b) in row b * h + a.
+    w = rng.standard_normal((channels, 3, 5)).astype(dtype)
+    h, d = w.shape[1:]
+    packed = pack_filters(w, lanes)
+    assert packed.dtype == dtype and packed.shape == (channels * h * d + lanes,)
+    c0 = 0
+    while c0 < channels:
+        width = 2 * lanes if c0 + 2 * lanes <= channels else min(lanes, channels - c0)
+        block = packed[c0 * h * d:(c0 + width) * h * d].reshape(h * d, width)
+        for a in range(h):
+            for b in range(d):
+                assert np.array_equal(block[b * h + a], w[c0:c0 + width, a, b])
+        c0 += width
+    assert not packed[channels * h * d:].any()
+
+
+@pytest.mark.parametrize("weights, lanes, error, match", [
+    (np.ones((2, 3)), 2, ValueError, r"weights must have shape \(channels, h, d\)"),
+    (np.ones((0, 3, 4)), 2, ValueError, r"got shape \(0, 3, 4\)"),
+    (np.ones((2, 3, 4), np.int64), 2, TypeError, "weights must be float32 or float64"),
+    (np.ones((2, 3, 4)), 0, ValueError, "lanes must be at least 1"),
+    (np.ones((2, 3, 4)), 2.0, TypeError, "lanes must be an integer"),
+    (np.ones((2, 3, 4)), True, TypeError, "lanes must be an integer"),
+])
+def test_pack_filters_names_a_bad_argument(weights, lanes, error, match):
+    with pytest.raises(error, match=match):
+        pack_filters(weights, lanes)
 
 
 def test_positional_encoding_definition():

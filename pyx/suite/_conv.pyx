@@ -168,6 +168,49 @@ cdef void packed_bank(const floating* packed, Py_ssize_t channels, Py_ssize_t ld
         kernels.packed_f32(packed, channels, ldo, h, d, t, ldt, windows, out, next_bank)
 
 
+cdef void pack_bank(const floating* w, Py_ssize_t channels, Py_ssize_t h, Py_ssize_t wd,
+                    Py_ssize_t lanes, floating* packed) noexcept nogil:
+    """The ``channels`` filters ``w`` (``(channels, h, wd)``, C order) in the layout of
+    ``suite.model.pack_filters``, ``channels * h * wd + lanes`` elements into ``packed``:
+    blocks of ``2 * lanes`` channels, then one of ``lanes`` and one of fewer, block ``c0``
+    of ``width`` channels at ``c0 * h * wd`` with tap ``(a, b)`` of its filters in row
+    ``b * h + a``; ``lanes`` zeros after the last block.
+    """
+    cdef Py_ssize_t k_len = h * wd, c = 0, width, a, b, u
+    cdef floating* row
+    while c < channels:
+        width = 2 * lanes if c + 2 * lanes <= channels else min(lanes, channels - c)
+        for b in range(wd):
+            for a in range(h):
+                row = packed + c * k_len + (b * h + a) * width
+                for u in range(width):
+                    row[u] = w[((c + u) * h + a) * wd + b]
+        c += width
+    for u in range(lanes):
+        packed[channels * k_len + u] = 0
+
+
+def pack_filters(const floating[:, :, ::1] w, floating[::1] packed, Py_ssize_t lanes):
+    """Fill ``packed`` with the bank ``w`` laid out by ``pack_bank``.
+
+    Parameters
+    ----------
+    w : C-contiguous array, shape (channels, h, wd)
+    packed : C-contiguous array of w's dtype, shape (channels * h * wd + lanes,)
+    lanes : int
+        Values per vector of the build that will read ``packed``, at least 1.
+    """
+    if lanes < 1:
+        raise ValueError(f"lanes must be at least 1, got {lanes}")
+    if w.shape[0] == 0 or w.shape[1] == 0 or w.shape[2] == 0:
+        raise ValueError(f"w of shape {tuple(w.shape)[:3]} has no filter taps")
+    if packed.shape[0] != w.shape[0] * w.shape[1] * w.shape[2] + lanes:
+        raise ValueError(f"packed must have {w.shape[0] * w.shape[1] * w.shape[2] + lanes} "
+                         f"elements, got {packed.shape[0]}")
+    with nogil:
+        pack_bank(&w[0, 0, 0], w.shape[0], w.shape[1], w.shape[2], lanes, &packed[0])
+
+
 cdef void fmap_packed(Geometry g, const floating* x, const floating* w,
                       const floating* bias, floating* out, floating* scratch) noexcept nogil:
     """The packed-weight kernel of ``suite.TextCNN`` (``_packed.pxi``), packing per call.
@@ -183,24 +226,13 @@ cdef void fmap_packed(Geometry g, const floating* x, const floating* w,
     cdef Py_ssize_t lanes = vector_bytes // sizeof(floating)
     cdef Py_ssize_t k_len = g.h * g.w, ldt = g.n + PACKED_PAD
     cdef Py_ssize_t ldo = round_up(g.channels, lanes)
-    cdef Py_ssize_t s, c, width, a, b, u, i, j, r
+    cdef Py_ssize_t s, c, b, i, j, r
     cdef floating* pk = <floating*>((<uintptr_t>scratch + 63) & ~(<uintptr_t>63))
     cdef floating* t = pk + round_up(g.channels * k_len + lanes, 16)
     cdef floating* block = t + g.d * ldt
-    cdef floating* row
     cdef floating* dst
     cdef const floating* xs
-    c = 0
-    while c < g.channels:
-        width = 2 * lanes if c + 2 * lanes <= g.channels else min(lanes, g.channels - c)
-        for b in range(g.w):
-            for a in range(g.h):
-                row = pk + c * k_len + (b * g.h + a) * width
-                for u in range(width):
-                    row[u] = w[((c + u) * g.h + a) * g.w + b]
-        c += width
-    for u in range(lanes):
-        pk[g.channels * k_len + u] = 0
+    pack_bank(w, g.channels, g.h, g.w, lanes, pk)
     for s in range(g.batch):
         xs = x + s * g.n * g.d
         for b in range(g.d):
