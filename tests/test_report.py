@@ -98,6 +98,10 @@ def test_the_environment_records_the_instruction_set_caps_set(monkeypatch):
     env = environment()
     assert env["isa_caps"] == {"ONEDNN_MAX_CPU_ISA": "AVX2"}
     assert env["torch_isa"] is None
+
+
+def test_the_environment_records_pytorch_s_cpu_capability():
+    from suite.report.environment import environment
     torch = pytest.importorskip("torch")
     assert environment(torch)["torch_isa"] == torch.backends.cpu.get_cpu_capability()
 
