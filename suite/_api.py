@@ -171,9 +171,10 @@ def pool(fmap, method="max", *, k=None, chunks=None):
     flat = fmap.reshape(-1, positions)
     if flat.dtype != dtype or not flat.flags.c_contiguous:
         flat = np.ascontiguousarray(flat, dtype=dtype)
-    if flat.shape[0] == 0:
-        return np.empty(shape, dtype)
-    return POOL[method].run(flat, param).reshape(shape)
+    out = np.empty(shape, dtype)
+    if flat.shape[0]:
+        POOL[method].run(flat, param, out.reshape(flat.shape[0], -1))
+    return out
 
 
 def conv_pool(x, weights, bias=None, *, activation="identity", method="max", k=None,
