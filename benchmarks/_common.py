@@ -33,6 +33,10 @@ POOL_METHODS = ("max", "avg", "kmax", "chunk_max")
 POOL_ARGS = {"kmax": {"k": 3}, "chunk_max": {"chunks": 4}}
 # One long map and a large k for k-max pooling (benchmarks/pooling.py, KmaxLongMap).
 LONG_MAP, LONG_MAP_K = 40000, 20000
+#: Image-sized maps, tens of thousands of positions each, a few MB a stack: (maps, rows,
+#: cols, dtype).  Their time is mostly the memory traffic of reading them once.
+IMAGE_MAPS = {"32x140x120-float32": (32, 140, 120, "float32"),
+              "8x250x200-float64": (8, 250, 200, "float64")}
 ACTIVATIONS = ("identity", "relu", "selu", "tanh")
 #: The layer of Kim 2014: ReLU, then max-over-time pooling.
 LAYER = {"activation": "relu", "method": "max"}

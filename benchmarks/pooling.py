@@ -3,8 +3,8 @@ import numpy as np
 
 import suite
 
-from ._common import (BATCHED_WORKLOADS, DTYPES, LONG_MAP, LONG_MAP_K, POOL_ARGS, POOL_METHODS,
-                      WORKLOADS, Pinned, maps, numpy_pool, require)
+from ._common import (BATCHED_WORKLOADS, DTYPES, IMAGE_MAPS, LONG_MAP, LONG_MAP_K, POOL_ARGS,
+                      POOL_METHODS, WORKLOADS, Pinned, maps, numpy_pool, require)
 
 
 class Pool(Pinned):
@@ -55,3 +55,30 @@ class KmaxLongMap(Pinned):
 
     def time_numpy_pool(self, order, dtype):
         numpy_pool(self.fmap, "kmax", k=LONG_MAP_K)
+
+
+class ImageSizedMaps(Pinned):
+    """Every method on a stack of image-sized maps (``IMAGE_MAPS``), against NumPy.
+
+    Each map has tens of thousands of positions and the stack outgrows L2: what the
+    kernels read, not what they compute, sets the time, for NumPy as for them.
+    """
+
+    params = (list(POOL_METHODS), list(IMAGE_MAPS))
+    param_names = ["method", "maps"]
+    version = "1"
+
+    def setup(self, method, stack):
+        require("pool", method)
+        super().setup()
+        count, rows, cols, dtype = IMAGE_MAPS[stack]
+        rng = np.random.default_rng(1234)
+        self.fmap = rng.standard_normal((count, 1, rows, cols)).astype(dtype)
+        self.kwargs = POOL_ARGS.get(method, {})
+        self.warm_up(method, stack)
+
+    def time_pool(self, method, stack):
+        suite.pool(self.fmap, method, **self.kwargs)
+
+    def time_numpy_pool(self, method, stack):
+        numpy_pool(self.fmap, method, **self.kwargs)
