@@ -33,7 +33,7 @@ MODULES = ["_runtime", "_conv", "_pool", "_conv_pool", "_model", "_callgrind", "
 # shape) are generated from the lists at the top of each.  The rendered files are build
 # outputs (git-ignored; the sdist carries the templates).
 TEMPLATES = ["_tiles.pxi.tp", "_direct.pxi.tp", "_packed.pxi.tp", "_reduce.pxi.tp",
-             "_direct_pool.pxi.tp", "_activate.pxi.tp", "_simd.h.tp"]
+             "_direct_pool.pxi.tp", "_activate.pxi.tp", "_transpose.pxi.tp", "_simd.h.tp"]
 
 # The Cython tiles kernel's sums are vectorised reductions: the compiler may reassociate
 # them only with these flags.  Not -ffinite-math-only (nor -ffast-math, which implies it):

@@ -33,6 +33,9 @@ EDGE_SHAPES = {
     # row's end; a block of 2 channels left over (the direct kernel's paths).
     "small 2-D filters, long rows": (2, 10, 70, 6, 3, 5),
     "small 2-D filters, 1.5 vectors": (None, 6, 28, 5, 2, 3),
+    # Sentence (37 x 35) and maps (35 windows x 33 channels) of whole 16 x 16 and 8 x 8
+    # blocks and edges: the packed core's transpositions.
+    "full width, blocks and edges": (2, 37, 35, 33, 3, 35),
 }
 
 

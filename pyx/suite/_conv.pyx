@@ -168,6 +168,16 @@ cdef void packed_bank(const floating* packed, Py_ssize_t channels, Py_ssize_t ld
         kernels.packed_f32(packed, channels, ldo, h, d, t, ldt, windows, out, next_bank)
 
 
+cdef inline void transpose(const floating* src, Py_ssize_t rows, Py_ssize_t cols,
+                           Py_ssize_t lds, floating* dst, Py_ssize_t ldd) noexcept nogil:
+    """``dst[c * ldd + r] = src[r * lds + c]``, in the vector registers of the build
+    chosen at import (``_transpose.pxi``)."""
+    if floating is double:
+        kernels.transpose_f64(src, rows, cols, lds, dst, ldd)
+    else:
+        kernels.transpose_f32(src, rows, cols, lds, dst, ldd)
+
+
 cdef void pack_bank(const floating* w, Py_ssize_t channels, Py_ssize_t h, Py_ssize_t wd,
                     Py_ssize_t lanes, floating* packed) noexcept nogil:
     """The ``channels`` filters ``w`` (``(channels, h, wd)``, C order) in the layout of
@@ -233,16 +243,22 @@ cdef void fmap_packed(Geometry g, const floating* x, const floating* w,
     cdef floating* dst
     cdef const floating* xs
     pack_bank(w, g.channels, g.h, g.w, lanes, pk)
+    for b in range(g.d):
+        for r in range(g.n, ldt):
+            t[b * ldt + r] = 0
     for s in range(g.batch):
         xs = x + s * g.n * g.d
-        for b in range(g.d):
-            for r in range(g.n):
-                t[b * ldt + r] = xs[r * g.d + b]
-            for r in range(g.n, ldt):
-                t[b * ldt + r] = 0
+        transpose(xs, g.n, g.d, g.d, t, ldt)
         for j in range(g.p):
             packed_bank(pk, g.channels, ldo, g.h, g.w, t + j * ldt, ldt, g.m, block, NULL)
             dst = out + s * g.out_batch_stride + j
+            if g.p == 1:
+                # The (m, channels) block is the sentence's maps transposed.
+                transpose(block, g.m, g.channels, ldo, dst, g.m)
+                for c in range(g.channels):
+                    for i in range(g.m):
+                        dst[c * g.m + i] += bias[c]
+                continue
             for c in range(g.channels):
                 for i in range(g.m):
                     dst[(c * g.m + i) * g.p] = block[i * ldo + c] + bias[c]

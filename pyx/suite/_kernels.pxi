@@ -5,8 +5,9 @@
 # explicit vectors along the channels, for suite.TextCNN), the reductions of the pooling
 # kernels of _reduce.pxi (Cython, explicit vectors along the positions), the direct
 # convolution with its max or sum fused in of _direct_pool.pxi (for suite._conv_pool), the
-# activations of a whole map of _activate.pxi (vector tanh and expm1 from libmvec) and
-# the C tiles of _simd.h, the rival the Cython tiles are measured against.  The .pxi
+# activations of a whole map of _activate.pxi (vector tanh and expm1 from libmvec), the
+# transposition in vector registers of _transpose.pxi (the packed kernel's inputs and
+# outputs) and the C tiles of _simd.h, the rival the Cython tiles are measured against.  The .pxi
 # files and _simd.h are rendered from Tempita templates by setup.py.  Included by
 # _kernels.pyx, _kernels_avx2.pyx and _kernels_avx512.pyx, which differ only in the flags
 # setup.py compiles them with; suite._runtime imports the widest build the CPU runs.
@@ -31,6 +32,7 @@ include "_packed.pxi"
 include "_reduce.pxi"
 include "_direct_pool.pxi"
 include "_activate.pxi"
+include "_transpose.pxi"
 
 cdef Kernels TABLE
 TABLE.tiles_f64 = tiles[double]
@@ -49,6 +51,8 @@ TABLE.direct_pool_f64 = direct_pool_f64
 TABLE.direct_pool_f32 = direct_pool_f32
 TABLE.activate_f64 = activate_f64
 TABLE.activate_f32 = activate_f32
+TABLE.transpose_f64 = transpose_f64
+TABLE.transpose_f32 = transpose_f32
 
 #: The kernels of this build, for suite._runtime (a capsule of a ``Kernels`` table).
 KERNELS = PyCapsule_New(&TABLE, KERNELS_CAPSULE, NULL)

@@ -40,6 +40,13 @@ ctypedef float (*sum_f32_t)(const float* v, Py_ssize_t n) noexcept nogil
 ctypedef void (*activate_f64_t)(double* v, Py_ssize_t n, int activation) noexcept nogil
 ctypedef void (*activate_f32_t)(float* v, Py_ssize_t n, int activation) noexcept nogil
 
+# transpose(src, rows, cols, lds, dst, ldd): dst[c * ldd + r] = src[r * lds + c] for
+# r < rows, c < cols, in vector registers (see _transpose.pxi).
+ctypedef void (*transpose_f64_t)(const double* src, Py_ssize_t rows, Py_ssize_t cols,
+                                 Py_ssize_t lds, double* dst, Py_ssize_t ldd) noexcept nogil
+ctypedef void (*transpose_f32_t)(const float* src, Py_ssize_t rows, Py_ssize_t cols,
+                                 Py_ssize_t lds, float* dst, Py_ssize_t ldd) noexcept nogil
+
 # What direct_pool(w, channels, h, wd, x, d, m, p, bias, how, rows, dst) reduces each map
 # of direct(...) to, into dst[c]: its max (NaN when the map's sum is NaN), its sum, or the
 # sum of its ReLU (see _direct_pool.pxi).  rows: 4 * (p + POOL_ROW_PAD) elements.
@@ -81,6 +88,8 @@ cdef struct Kernels:
     direct_pool_f32_t direct_pool_f32
     activate_f64_t activate_f64
     activate_f32_t activate_f32
+    transpose_f64_t transpose_f64
+    transpose_f32_t transpose_f32
 
 cdef extern from *:
     """
