@@ -186,15 +186,14 @@ cdef void pack_bank(const floating* w, Py_ssize_t channels, Py_ssize_t h, Py_ssi
     of ``width`` channels at ``c0 * h * wd`` with tap ``(a, b)`` of its filters in row
     ``b * h + a``; ``lanes`` zeros after the last block.
     """
-    cdef Py_ssize_t k_len = h * wd, c = 0, width, a, b, u
-    cdef floating* row
+    cdef Py_ssize_t k_len = h * wd, c = 0, width, a, u
     while c < channels:
         width = 2 * lanes if c + 2 * lanes <= channels else min(lanes, channels - c)
-        for b in range(wd):
-            for a in range(h):
-                row = packed + c * k_len + (b * h + a) * width
-                for u in range(width):
-                    row[u] = w[((c + u) * h + a) * wd + b]
+        # Rows a, h + a, 2h + a, ... of the block are filter row a of its channels,
+        # transposed: (width, wd) rows k_len apart into (wd, width) rows h * width apart.
+        for a in range(h):
+            transpose(w + c * k_len + a * wd, width, wd, k_len, packed + c * k_len + a * width,
+                      h * width)
         c += width
     for u in range(lanes):
         packed[channels * k_len + u] = 0
