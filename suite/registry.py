@@ -118,6 +118,10 @@ _POOL = _by_dtype(_pool.pool)
 #: Output positions along a row from which the direct kernel beats the tiles: two
 #: vectors of float32 in the AVX-512 build.
 DIRECT_MIN_POSITIONS = 24
+#: Filters narrower than this are small: on rows shorter than ``DIRECT_MIN_POSITIONS``
+#: they take ``direct`` from one vector of float32 along the row in the AVX2 and AVX-512
+#: builds, ``blas`` below it.
+SMALL_FILTER_WIDTH = 16
 #: Sentences, and windows per sentence (``n - h + 1``), from which the packed kernel
 #: beats the tiles on full-width filters.
 PACKED_MIN_BATCH = 2
@@ -142,8 +146,10 @@ def choose_core(x_shape, w_shape) -> Core:
         build for batches of at least ``PACKED_MIN_BATCH`` sentences with at least
         ``PACKED_MIN_WINDOWS`` windows each, else ``Core.TILES`` (Cython).  For narrower filters,
         ``Core.DIRECT`` (Cython) with at least ``DIRECT_MIN_POSITIONS`` output positions
-        along a row, else ``Core.SIMD`` (C).  :func:`choose_feature_map` gives the
-        measurements.
+        along a row, or, for filters narrower than ``SMALL_FILTER_WIDTH`` in the AVX2 and
+        AVX-512 builds, at least one vector of float32 (``suite._runtime.VECTOR_BYTES //
+        4``); else ``Core.SIMD`` (C).
+        :func:`choose_feature_map` gives the measurements.
     """
     (batch, n, d), (h, w) = x_shape, w_shape[1:]
     if w == d:
@@ -151,7 +157,12 @@ def choose_core(x_shape, w_shape) -> Core:
                 and n - h + 1 >= PACKED_MIN_WINDOWS):
             return Core.PACKED
         return Core.TILES
-    return Core.DIRECT if d - w + 1 >= DIRECT_MIN_POSITIONS else Core.SIMD
+    positions = d - w + 1
+    if positions >= DIRECT_MIN_POSITIONS or (
+            w < SMALL_FILTER_WIDTH and _runtime.VECTOR_BYTES >= 32
+            and positions >= _runtime.VECTOR_BYTES // 4):
+        return Core.DIRECT
+    return Core.SIMD
 
 
 def choose_feature_map(x_shape, w_shape, n_threads) -> str:
@@ -201,18 +212,29 @@ def choose_feature_map(x_shape, w_shape, n_threads) -> str:
       (``d - w + 1``): ``direct``, which vectorises along those positions.  With AVX-512
       it ran at 2.0-6.8x ``simd`` and 1.4-3.5x ``blas`` on filters 16 and 32 wide of
       d = 64 and 128, and 1.7-2.3x both on 150 of d = 300; from 5 x 5 to 3 x 3 filters it
-      is 4-7x ``blas``.  With 17 to 21 positions it ran at 0.64-1.35x the others, so it
-      starts at two vectors of float32 in the AVX-512 build.
-    * Narrower filters with fewer positions: ``blas`` for rows shorter than 16, whose
-      shifted GEMMs vectorise along the output and ran 1.2-4x faster than ``simd``;
-      ``simd``, the C kernel, for longer rows (the Cython tiles ran at 0.63-0.98x its
-      speed on w = 299 of d = 300 and w = 48 of d = 64).
+      is 4-7x ``blas``.  With 17 to 21 positions it ran at 0.64-1.35x the others on
+      filters 16 and 32 wide, so for those it starts at two vectors of float32 in the
+      AVX-512 build.
+    * Small filters (narrower than ``SMALL_FILTER_WIDTH``) with fewer positions:
+      ``direct`` from one vector of float32 along the row.  On batches of images with
+      16 filters of 3 x 3 to 15 x 15 and 16 to 23 positions a row, it ran at 1.9-8.5x
+      ``blas`` in float32 and 1.9-5.4x in float64 with AVX-512, and at 1.4-5.8x with
+      AVX2 (``SUITE_NO_AVX512=1`` on the same CPU), where 12 positions (more than its
+      8 lanes) gave 1.7-6.0x.  With 12 positions, less than a vector, it ran at
+      0.31-0.36x ``blas`` in float32 with AVX-512; float64 (8 lanes) gained 2.0-4.9x
+      there, which this rule, blind to the dtype, leaves to ``blas``.  Not in the
+      baseline build, whose 16-byte vectors ran ``direct`` at 0.58-0.93x ``blas`` on
+      7 x 7 and 15 x 15 filters with 8 to 16 positions (1.2-6.6x on smaller ones).
+    * Narrower filters with fewer positions still: ``blas`` for filters narrower than
+      ``SMALL_FILTER_WIDTH``, whose shifted GEMMs vectorise along the output and ran
+      1.2-4x faster than ``simd``; ``simd``, the C kernel, for wider ones (the Cython
+      tiles ran at 0.63-0.98x its speed on w = 299 of d = 300 and w = 48 of d = 64).
     """
     (batch, n, d), (channels, h, w) = x_shape, w_shape
     if n_threads > 1 and batch * channels * (n - h + 1) * (d - w + 1) * h * w >= 1 << 20:
         return "parallel"
     core = choose_core(x_shape, w_shape)
-    if core == Core.SIMD and w < 16:
+    if core == Core.SIMD and w < SMALL_FILTER_WIDTH:
         return "blas"
     return core.name.lower()
 

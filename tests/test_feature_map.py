@@ -121,7 +121,13 @@ def test_rule_picks_the_core_by_filter_width():
     assert choose_feature_map(*full, 1) == "tiles"
     assert choose_feature_map(*narrow, 1) == "simd"
     assert choose_feature_map(*small, 1) == "direct"
-    assert choose_feature_map((1, 20, 20), (16, 3, 3), 1) == "blas"
+    # Small filters on short rows: direct from one vector of float32, blas below it; a
+    # wide filter on as short a row keeps simd.
+    lanes = suite._runtime.VECTOR_BYTES // 4
+    assert choose_feature_map((1, 20, lanes + 1), (16, 3, 3), 1) == "blas"
+    assert choose_feature_map((1, 20, lanes + 2), (16, 3, 3), 1) == (
+        "direct" if lanes >= 8 else "blas")
+    assert choose_feature_map((1, 20, 40), (16, 3, 18), 1) == "simd"
     assert choose_feature_map((64, 64, 300), (100, 3, 300), 2) == "parallel"
     for table in (FEATURE_MAP, CONV_POOL):
         assert table["auto"].pick(*full, 1) == (Core.TILES, 1)
