@@ -25,8 +25,9 @@ __all__ = ["Variant", "FEATURE_MAP", "POOL", "CONV_POOL", "ACTIVATIONS", "DTYPES
 
 DTYPES = ("float64", "float32")
 
-# A pick maps (x_shape, w_shape, n_threads) to the core a call runs and its thread count.
-Pick = Callable[[Tuple[int, int, int], Tuple[int, int, int], int], Tuple[Core, int]]
+# A pick maps (x_shape, w_shape, n_threads, itemsize) to the core a call runs and its
+# thread count; itemsize, the bytes of one value of the compute dtype, defaults to 4.
+Pick = Callable[..., Tuple[Core, int]]
 
 
 @dataclass(frozen=True)
@@ -46,8 +47,9 @@ class Variant:
     threads : bool
         Whether it runs on several OpenMP threads when ``n_threads > 1``.
     pick : callable, optional
-        Feature-map and fused variants: ``pick(x_shape, w_shape, n_threads)`` gives the
-        ``Core`` a call runs and the threads it asks for.
+        Feature-map and fused variants: ``pick(x_shape, w_shape, n_threads, itemsize=4)``
+        gives the ``Core`` a call runs and the threads it asks for, ``itemsize`` the bytes
+        of one value of the compute dtype.
     run : callable
         The runner ``suite._api`` calls with normalised arrays.
     """
@@ -119,7 +121,7 @@ _POOL = _by_dtype(_pool.pool)
 #: vectors of float32 in the AVX-512 build.
 DIRECT_MIN_POSITIONS = 24
 #: Filters narrower than this are small: on rows shorter than ``DIRECT_MIN_POSITIONS``
-#: they take ``direct`` from one vector of float32 along the row in the AVX2 and AVX-512
+#: they take ``direct`` from one vector of the dtype along the row in the AVX2 and AVX-512
 #: builds, ``blas`` below it.
 SMALL_FILTER_WIDTH = 16
 #: Sentences, and windows per sentence (``n - h + 1``), from which the packed kernel
@@ -128,7 +130,7 @@ PACKED_MIN_BATCH = 2
 PACKED_MIN_WINDOWS = 20
 
 
-def choose_core(x_shape, w_shape) -> Core:
+def choose_core(x_shape, w_shape, itemsize=4) -> Core:
     """The fastest compiled kernel for a shape, one thread: what ``parallel`` runs on every
     thread, and what ``auto`` runs on one unless the shifted GEMMs win.
 
@@ -138,6 +140,8 @@ def choose_core(x_shape, w_shape) -> Core:
         ``(batch, n, d)``.
     w_shape : tuple of int
         ``(channels, h, w)``.
+    itemsize : {4, 8}, optional
+        Bytes of one value of the compute dtype: 4 for float32, 8 for float64.
 
     Returns
     -------
@@ -147,8 +151,8 @@ def choose_core(x_shape, w_shape) -> Core:
         ``PACKED_MIN_WINDOWS`` windows each, else ``Core.TILES`` (Cython).  For narrower filters,
         ``Core.DIRECT`` (Cython) with at least ``DIRECT_MIN_POSITIONS`` output positions
         along a row, or, for filters narrower than ``SMALL_FILTER_WIDTH`` in the AVX2 and
-        AVX-512 builds, at least one vector of float32 (``suite._runtime.VECTOR_BYTES //
-        4``); else ``Core.SIMD`` (C).
+        AVX-512 builds, at least one vector of the dtype (``suite._runtime.VECTOR_BYTES //
+        itemsize``); else ``Core.SIMD`` (C).
         :func:`choose_feature_map` gives the measurements.
     """
     (batch, n, d), (h, w) = x_shape, w_shape[1:]
@@ -160,12 +164,12 @@ def choose_core(x_shape, w_shape) -> Core:
     positions = d - w + 1
     if positions >= DIRECT_MIN_POSITIONS or (
             w < SMALL_FILTER_WIDTH and _runtime.VECTOR_BYTES >= 32
-            and positions >= _runtime.VECTOR_BYTES // 4):
+            and positions >= _runtime.VECTOR_BYTES // itemsize):
         return Core.DIRECT
     return Core.SIMD
 
 
-def choose_feature_map(x_shape, w_shape, n_threads) -> str:
+def choose_feature_map(x_shape, w_shape, n_threads, itemsize=4) -> str:
     """The variant ``variant="auto"`` runs for these shapes and thread count.
 
     Parameters
@@ -176,6 +180,8 @@ def choose_feature_map(x_shape, w_shape, n_threads) -> str:
         ``(channels, h, w)``.
     n_threads : int
         The threads the call may use.
+    itemsize : {4, 8}, optional
+        Bytes of one value of the compute dtype, as for :func:`choose_core`.
 
     Returns
     -------
@@ -216,15 +222,13 @@ def choose_feature_map(x_shape, w_shape, n_threads) -> str:
       filters 16 and 32 wide, so for those it starts at two vectors of float32 in the
       AVX-512 build.
     * Small filters (narrower than ``SMALL_FILTER_WIDTH``) with fewer positions:
-      ``direct`` from one vector of float32 along the row.  On batches of images with
-      16 filters of 3 x 3 to 15 x 15 and 16 to 23 positions a row, it ran at 1.9-8.5x
-      ``blas`` in float32 and 1.9-5.4x in float64 with AVX-512, and at 1.4-5.8x with
-      AVX2 (``SUITE_NO_AVX512=1`` on the same CPU), where 12 positions (more than its
-      8 lanes) gave 1.7-6.0x.  With 12 positions, less than a vector, it ran at
-      0.31-0.36x ``blas`` in float32 with AVX-512; float64 (8 lanes) gained 2.0-4.9x
-      there, which this rule, blind to the dtype, leaves to ``blas``.  Not in the
-      baseline build, whose 16-byte vectors ran ``direct`` at 0.58-0.93x ``blas`` on
-      7 x 7 and 15 x 15 filters with 8 to 16 positions (1.2-6.6x on smaller ones).
+      ``direct`` from one vector of the dtype along the row.  On batches of images with
+      16 filters of 3 x 3 to 15 x 15, from one vector (16 float32 or 8 float64
+      positions with AVX-512, 8 or 4 with AVX2, ``SUITE_NO_AVX512=1`` on the same CPU)
+      to 23 positions, it ran at 1.4-8.5x ``blas``; with fewer it ran at 0.30-0.94x.
+      Not in the baseline build, whose 16-byte vectors ran ``direct`` at 0.58-0.93x
+      ``blas`` on 7 x 7 and 15 x 15 filters with 8 to 16 positions (1.2-6.6x on
+      smaller ones).
     * Narrower filters with fewer positions still: ``blas`` for filters narrower than
       ``SMALL_FILTER_WIDTH``, whose shifted GEMMs vectorise along the output and ran
       1.2-4x faster than ``simd``; ``simd``, the C kernel, for wider ones (the Cython
@@ -233,25 +237,25 @@ def choose_feature_map(x_shape, w_shape, n_threads) -> str:
     (batch, n, d), (channels, h, w) = x_shape, w_shape
     if n_threads > 1 and batch * channels * (n - h + 1) * (d - w + 1) * h * w >= 1 << 20:
         return "parallel"
-    core = choose_core(x_shape, w_shape)
+    core = choose_core(x_shape, w_shape, itemsize)
     if core == Core.SIMD and w < SMALL_FILTER_WIDTH:
         return "blas"
     return core.name.lower()
 
 
 def _serial(core: Core) -> Pick:
-    def pick(x_shape, w_shape, n_threads):
+    def pick(x_shape, w_shape, n_threads, itemsize=4):
         return core, 1
     return pick
 
 
-def _parallel(x_shape, w_shape, n_threads):
-    return choose_core(x_shape, w_shape), n_threads
+def _parallel(x_shape, w_shape, n_threads, itemsize=4):
+    return choose_core(x_shape, w_shape, itemsize), n_threads
 
 
-def _auto(x_shape, w_shape, n_threads):
-    return FEATURE_MAP[choose_feature_map(x_shape, w_shape, n_threads)].pick(
-        x_shape, w_shape, n_threads)
+def _auto(x_shape, w_shape, n_threads, itemsize=4):
+    return FEATURE_MAP[choose_feature_map(x_shape, w_shape, n_threads, itemsize)].pick(
+        x_shape, w_shape, n_threads, itemsize)
 
 
 # -- runners ---------------------------------------------------------------------------
@@ -262,7 +266,7 @@ def _auto(x_shape, w_shape, n_threads):
 
 def _feature_map(name: str, summary: str, pick: Pick, threads: bool = False) -> Variant:
     def run(x, w, bias, out, n_threads):
-        core, n = pick(x.shape, w.shape, n_threads)
+        core, n = pick(x.shape, w.shape, n_threads, out.dtype.itemsize)
         return _FEATURE_MAP[out.dtype](x, w, bias, out, core, n)
     return Variant("feature_map", name, summary, threads=threads, pick=pick, run=run)
 
@@ -271,7 +275,7 @@ def _conv_pool(fm: Variant) -> Variant:
     pick = fm.pick
 
     def run(x, w, bias, out, activation, method, param, n_threads):
-        core, n = pick(x.shape, w.shape, n_threads)
+        core, n = pick(x.shape, w.shape, n_threads, out.dtype.itemsize)
         return _CONV_POOL[out.dtype](x, w, bias, out, core, ACTIVATIONS[activation],
                                      METHODS[method], param, n)
     return Variant("conv_pool", fm.name,

@@ -121,12 +121,21 @@ def test_rule_picks_the_core_by_filter_width():
     assert choose_feature_map(*full, 1) == "tiles"
     assert choose_feature_map(*narrow, 1) == "simd"
     assert choose_feature_map(*small, 1) == "direct"
-    # Small filters on short rows: direct from one vector of float32, blas below it; a
+    # Small filters on short rows: direct from one vector of the dtype, blas below it; a
     # wide filter on as short a row keeps simd.
-    lanes = suite._runtime.VECTOR_BYTES // 4
-    assert choose_feature_map((1, 20, lanes + 1), (16, 3, 3), 1) == "blas"
-    assert choose_feature_map((1, 20, lanes + 2), (16, 3, 3), 1) == (
-        "direct" if lanes >= 8 else "blas")
+    # (Not in the baseline build, whose rows of fewer than DIRECT_MIN_POSITIONS stay blas.)
+    for itemsize in (4, 8):
+        lanes = suite._runtime.VECTOR_BYTES // itemsize
+        short, one_vector = (1, 20, lanes + 1), (1, 20, lanes + 2)
+        if suite._runtime.VECTOR_BYTES < 32:
+            short = one_vector = (1, 20, 20)
+        assert choose_feature_map(short, (16, 3, 3), 1, itemsize) == "blas"
+        assert choose_feature_map(one_vector, (16, 3, 3), 1, itemsize) == (
+            "direct" if suite._runtime.VECTOR_BYTES >= 32 else "blas")
+        for table in (FEATURE_MAP, CONV_POOL):
+            assert table["auto"].pick(short, (16, 3, 3), 1, itemsize)[0] == Core.BLAS
+            assert table["auto"].pick(one_vector, (16, 3, 3), 1, itemsize)[0] == (
+                Core.DIRECT if suite._runtime.VECTOR_BYTES >= 32 else Core.BLAS)
     assert choose_feature_map((1, 20, 40), (16, 3, 18), 1) == "simd"
     assert choose_feature_map((64, 64, 300), (100, 3, 300), 2) == "parallel"
     for table in (FEATURE_MAP, CONV_POOL):
