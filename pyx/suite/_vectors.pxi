@@ -20,6 +20,9 @@ cdef extern from *:
         __attribute__((vector_size(SUITE_VECTOR_BYTES), aligned(sizeof(double))));
     typedef float suite_vf32
         __attribute__((vector_size(SUITE_VECTOR_BYTES), aligned(sizeof(float))));
+    /* Lane indices of the two vector types, for GCC's __builtin_shuffle. */
+    typedef long long suite_lanes_f64 __attribute__((vector_size(SUITE_VECTOR_BYTES)));
+    typedef int suite_lanes_f32 __attribute__((vector_size(SUITE_VECTOR_BYTES)));
     static const suite_vf64 suite_vzero_f64 = {0};
     static const suite_vf32 suite_vzero_f32 = {0};
     /* Lane by lane x > m ? x : m, the semantics of the x86 max instructions (a NaN in x
