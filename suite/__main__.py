@@ -110,8 +110,7 @@ def _markdown(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         report = markdown.read_report(args.report)
     except markdown.ReportFileError as error:
         return _error(parser, f"REPORT.json: {error}")
-    text = (markdown.format_markdown(report) if args.output is None
-            else markdown.format_markdown(report, args.output))
+    text = markdown.format_markdown(report, args.output or markdown.DEFAULT_OUTPUT)
     if args.output is None:
         sys.stdout.write(text)
     else:

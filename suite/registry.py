@@ -289,13 +289,14 @@ _NO_WORK = np.empty(1, np.intp)
 
 
 def _pool_method(method: Method, summary: str) -> Variant:
+    kmax = method == Method.KMAX
+
     def run(flat, param, out=None):
         if out is None:
             out = np.empty((flat.shape[0], param or 1), flat.dtype)
         work = np.empty(flat.shape[1], np.intp) if kmax else _NO_WORK
         _POOL[flat.dtype](flat, out, method, work)
         return out
-    kmax = method == Method.KMAX
     return Variant("pool", method.name.lower(), summary, run=run)
 
 

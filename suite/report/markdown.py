@@ -18,7 +18,7 @@ import shlex
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 __all__ = ["ReportFileError", "read_report", "check_report", "command", "provenance",
-           "format_markdown", "write_markdown"]
+           "format_markdown", "write_markdown", "DEFAULT_OUTPUT"]
 
 #: What the tables call the libraries the report compares with.
 PEERS = {"correlate2d": "correlate2d", "fftconvolve": "fftconvolve", "torch": "PyTorch",
@@ -466,7 +466,11 @@ def _run_section(report: dict) -> List[str]:
     return ["## The run", "", *[f"- {item}" for item in items], ""]
 
 
-def format_markdown(report: dict, output: str = "docs/performance.md") -> str:
+#: Where ``python -m suite markdown`` output goes unless told: the document it names.
+DEFAULT_OUTPUT = "docs/performance.md"
+
+
+def format_markdown(report: dict, output: str = DEFAULT_OUTPUT) -> str:
     """The report as a Markdown document: the run, then one table per section.
 
     Parameters
